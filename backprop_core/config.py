@@ -1,0 +1,101 @@
+"""The one configuration of the classroom network, with the limits every way in (CLI, app, export) shares."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from .activations import ACTIVATIONS
+
+INPUTS = ("i1", "i2")
+TARGETS = ("t1", "t2")
+WEIGHTS = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8")
+BIASES = ("b1", "b2")
+
+MAX_STEPS = 100_000  # updates per run; a row each in the table
+MAX_LR = 1e6  # the engine stays finite up to here (see engine.WEIGHT_LIMIT)
+VALUE_LIMIT = 100.0  # |input|, |target|, |weight|, |bias| at most this
+MAX_SWEEP_CELLS = 20_000_000  # learning rates x steps in one sweep (about 10 s on 2 cores)
+
+
+class ConfigError(ValueError):
+    """A value a user gave is out of range; the message says which and why, in one line."""
+
+
+@dataclass(frozen=True)
+class Config:
+    i1: float = 0.05  # input 1
+    i2: float = 0.1  # input 2
+    t1: float = 0.5  # target of output 1
+    t2: float = 0.5  # target of output 2
+    w1: float = 0.15  # i1 -> h1
+    w2: float = 0.2  # i2 -> h1
+    w3: float = 0.25  # i1 -> h2
+    w4: float = 0.3  # i2 -> h2
+    w5: float = 0.4  # a_h1 -> o1
+    w6: float = 0.45  # a_h2 -> o1
+    w7: float = 0.5  # a_h1 -> o2
+    w8: float = 0.55  # a_h2 -> o2
+    activation: str = "sigmoid"  # one of ACTIVATIONS, used by every unit
+    biases: bool = False  # when on, b1 feeds both hidden units and b2 both outputs; never updated
+    b1: float = 0.35  # hidden bias (Mazur's value); ignored when biases is off
+    b2: float = 0.6  # output bias (Mazur's value); ignored when biases is off
+
+    def __post_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(
+                f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+            )
+        for name in NUMERIC_FIELDS:
+            check_value(name, getattr(self, name), VALUE_LIMIT)
+
+    def values(self) -> dict[str, float]:
+        """The numbers the network starts from: inputs, targets, weights and (if on) biases."""
+        names = INPUTS + TARGETS + WEIGHTS + (BIASES if self.biases else ())
+        return {name: float(getattr(self, name)) for name in names}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Config:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+NUMERIC_FIELDS = INPUTS + TARGETS + WEIGHTS + BIASES
+
+
+
+def check_value(name: str, value: float, limit: float) -> float:
+    """A finite number with |value| <= limit, or a ConfigError that names the field."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if abs(number) > limit:
+        raise ConfigError(f"{name} must be between {-limit:g} and {limit:g}, got {number:g}")
+    return number
+
+
+def check_lr(lr: float) -> float:
+    lr = check_value("learning rate", lr, MAX_LR)
+    if lr <= 0:
+        raise ConfigError(f"learning rate must be greater than 0, got {lr:g}")
+    return lr
+
+
+def check_steps(steps: int) -> int:
+    whole = isinstance(steps, int | float) and not isinstance(steps, bool) and float(steps).is_integer()
+    if not whole:
+        raise ConfigError(f"steps must be a whole number, got {steps!r}")
+    steps = int(steps)
+    if not 0 <= steps <= MAX_STEPS:
+        raise ConfigError(f"steps must be between 0 and {MAX_STEPS}, got {steps}")
+    return steps
+
+
+# The classroom example in Matt Mazur's "A Step by Step Backpropagation Example".
+MAZUR = Config(t1=0.01, t2=0.99, biases=True, b1=0.35, b2=0.6)

@@ -1,0 +1,263 @@
+"""A tiny expression language: each formula of the network is written once, as a tree.
+
+The same tree is
+- evaluated with numpy (vectorised: every symbol may be an array over a learning-rate axis),
+- printed as LaTeX, symbolically (h_1 = w_1 i_1 + w_2 i_2) or with numbers substituted,
+- printed as an Excel formula, given a function that says which cell holds each symbol.
+
+Nothing here knows about the network; backprop_core.network builds the trees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .activations import Activation
+
+# Reference(name) -> an Excel reference such as "J5" or "eta", or None to inline that symbol's own formula.
+Reference = Callable[[str], "str | None"]
+
+
+class Expr:
+    """Base class. Operators build trees: Sym("w1") * Sym("i1") + Sym("w2") * Sym("i2")."""
+
+    def __add__(self, other: Expr | float) -> Expr:
+        return Add((self, wrap(other)))
+
+    def __sub__(self, other: Expr | float) -> Expr:
+        return Sub(self, wrap(other))
+
+    def __rsub__(self, other: Expr | float) -> Expr:
+        return Sub(wrap(other), self)
+
+    def __mul__(self, other: Expr | float) -> Expr:
+        return Mul((self, wrap(other)))
+
+    def __rmul__(self, other: Expr | float) -> Expr:
+        return Mul((wrap(other), self))
+
+    # Each subclass implements these three.
+    def evaluate(self, env: Mapping[str, np.ndarray], act: Activation) -> np.ndarray:
+        raise NotImplementedError
+
+    def latex(self, act: Activation, values: Mapping[str, float] | None = None) -> str:
+        """LaTeX; with `values`, every symbol is replaced by its number."""
+        raise NotImplementedError
+
+    def excel(self, act: Activation, ref: Reference, formulas: Mapping[str, Expr]) -> str:
+        """An Excel expression (without the leading '='). Symbols that `ref` maps to None are inlined."""
+        raise NotImplementedError
+
+    def symbols(self) -> set[str]:
+        """Every symbol name the tree mentions directly."""
+        raise NotImplementedError
+
+    # Binding strength, so that printing adds only the parentheses that are needed.
+    precedence = 3
+
+
+def wrap(value: Expr | float) -> Expr:
+    return value if isinstance(value, Expr) else Num(float(value))
+
+
+def format_number(value: float) -> str:
+    """Numbers as a student reads them in a derivation: up to 6 significant digits."""
+    return f"{value:.6g}".replace("e+0", "e+").replace("e-0", "e-")
+
+
+def latex_symbol(name: str) -> str:
+    """w1 -> w_{1}, a_h1 -> a_{h_{1}}, E_total -> E_{total}, dE_dw5 -> \\frac{\\partial E}{\\partial w_{5}}."""
+    if name == "eta":
+        return r"\eta"
+    if name.startswith("dE_d"):
+        return r"\frac{\partial E}{\partial " + latex_symbol(name[4:]) + "}"
+    if name.startswith("a_"):
+        return "a_{" + latex_symbol(name[2:]) + "}"
+    if name == "E_total":
+        return r"E_{total}"
+    head = name.rstrip("0123456789")
+    digits = name[len(head) :]
+    return f"{head}_{{{digits}}}" if digits else head
+
+
+def _wrap_latex(child: Expr, parent_precedence: int, text: str) -> str:
+    return rf"\left({text}\right)" if child.precedence < parent_precedence else text
+
+
+def _wrap_excel(child: Expr, parent_precedence: int, text: str) -> str:
+    return f"({text})" if child.precedence < parent_precedence else text
+
+
+@dataclass(frozen=True)
+class Sym(Expr):
+    name: str
+
+    def evaluate(self, env, act):
+        return env[self.name]
+
+    def latex(self, act, values=None):
+        if values is None:
+            return latex_symbol(self.name)
+        return format_number(float(values[self.name]))
+
+    def excel(self, act, ref, formulas):
+        cell = ref(self.name)
+        if cell is not None:
+            return cell
+        if self.name not in formulas:
+            raise KeyError(f"no cell and no formula for {self.name!r}")
+        inner = formulas[self.name]
+        return _wrap_excel(inner, 4, inner.excel(act, ref, formulas))
+
+    def symbols(self):
+        return {self.name}
+
+
+@dataclass(frozen=True)
+class Num(Expr):
+    value: float
+
+    def evaluate(self, env, act):
+        return self.value
+
+    def latex(self, act, values=None):
+        return r"\tfrac{1}{2}" if self.value == 0.5 else format_number(self.value)
+
+    def excel(self, act, ref, formulas):
+        return repr(self.value) if self.value != int(self.value) else str(int(self.value))
+
+    def symbols(self):
+        return set()
+
+
+@dataclass(frozen=True)
+class Add(Expr):
+    terms: tuple[Expr, ...]
+    precedence = 1
+
+    def __add__(self, other):  # keep sums flat: a + b + c is one node
+        return Add((*self.terms, wrap(other)))
+
+    def evaluate(self, env, act):
+        total = self.terms[0].evaluate(env, act)
+        for term in self.terms[1:]:
+            total = total + term.evaluate(env, act)
+        return total
+
+    def latex(self, act, values=None):
+        return " + ".join(_wrap_latex(t, 1, t.latex(act, values)) for t in self.terms)
+
+    def excel(self, act, ref, formulas):
+        return "+".join(_wrap_excel(t, 1, t.excel(act, ref, formulas)) for t in self.terms)
+
+    def symbols(self):
+        return set().union(*(t.symbols() for t in self.terms))
+
+
+@dataclass(frozen=True)
+class Sub(Expr):
+    left: Expr
+    right: Expr
+    precedence = 1
+
+    def evaluate(self, env, act):
+        return self.left.evaluate(env, act) - self.right.evaluate(env, act)
+
+    def latex(self, act, values=None):
+        return f"{_wrap_latex(self.left, 1, self.left.latex(act, values))} - " + _wrap_latex(
+            self.right, 2, self.right.latex(act, values)
+        )
+
+    def excel(self, act, ref, formulas):
+        return f"{_wrap_excel(self.left, 1, self.left.excel(act, ref, formulas))}-" + _wrap_excel(
+            self.right, 2, self.right.excel(act, ref, formulas)
+        )
+
+    def symbols(self):
+        return self.left.symbols() | self.right.symbols()
+
+
+@dataclass(frozen=True)
+class Mul(Expr):
+    factors: tuple[Expr, ...]
+    precedence = 2
+
+    def __mul__(self, other):  # keep products flat
+        return Mul((*self.factors, wrap(other)))
+
+    def evaluate(self, env, act):
+        product = self.factors[0].evaluate(env, act)
+        for factor in self.factors[1:]:
+            product = product * factor.evaluate(env, act)
+        return product
+
+    def latex(self, act, values=None):
+        joiner = r" \cdot " if values is not None else r" \, "
+        return joiner.join(_wrap_latex(f, 2, f.latex(act, values)) for f in self.factors)
+
+    def excel(self, act, ref, formulas):
+        return "*".join(_wrap_excel(f, 2, f.excel(act, ref, formulas)) for f in self.factors)
+
+    def symbols(self):
+        return set().union(*(f.symbols() for f in self.factors))
+
+
+@dataclass(frozen=True)
+class Square(Expr):
+    base: Expr
+
+    def evaluate(self, env, act):
+        value = self.base.evaluate(env, act)
+        return value * value
+
+    def latex(self, act, values=None):
+        return rf"\left({self.base.latex(act, values)}\right)^2"
+
+    def excel(self, act, ref, formulas):
+        return f"({self.base.excel(act, ref, formulas)})^2"
+
+    def symbols(self):
+        return self.base.symbols()
+
+
+@dataclass(frozen=True)
+class Activate(Expr):
+    """The activation function applied to a pre-activation: a_h1 = act(h1)."""
+
+    arg: Expr
+
+    def evaluate(self, env, act):
+        return act.forward(self.arg.evaluate(env, act))
+
+    def latex(self, act, values=None):
+        return act.latex_forward(self.arg.latex(act, values))
+
+    def excel(self, act, ref, formulas):
+        return act.excel_forward(self.arg.excel(act, ref, formulas))
+
+    def symbols(self):
+        return self.arg.symbols()
+
+
+@dataclass(frozen=True)
+class ActivationSlope(Expr):
+    """d act(z)/dz, written the way the course writes it: through the output a where it can be
+    (sigmoid: a(1-a), tanh: 1-a^2), through the input z where it must (ReLU: 1 if z > 0)."""
+
+    pre: Sym  # z, the pre-activation (h1, o1, ...)
+    post: Sym  # a, the activation (a_h1, a_o1, ...)
+
+    def evaluate(self, env, act):
+        return act.slope(self.pre.evaluate(env, act), self.post.evaluate(env, act))
+
+    def latex(self, act, values=None):
+        return act.latex_slope(self.pre.latex(act, values), self.post.latex(act, values))
+
+    def excel(self, act, ref, formulas):
+        return act.excel_slope(self.pre.excel(act, ref, formulas), self.post.excel(act, ref, formulas))
+
+    def symbols(self):
+        return self.pre.symbols() | self.post.symbols()
