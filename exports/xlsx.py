@@ -1,0 +1,386 @@
+"""The live worksheet: the classroom sheet as Excel formulas, printed from backprop_core.network.
+
+    workbook_bytes(Config(), [0.1, 0.2, 0.5, 0.8, 1.0, 2.0], 100) -> the .xlsx file as bytes
+
+Sheets: "Summary" (final errors, all curves in one chart), "Derivation" (every formula in words and
+symbols) and one "LR <η>" sheet per learning rate: the update table in the classroom columns
+(t1 … ∂E/∂w8 in A … AE), with η, the biases and row 0's inputs, targets and weights as the only
+typed-in numbers. Every other cell is a formula, so a student who changes η or a starting weight in
+Excel or LibreOffice sees the whole sheet recompute.
+
+Every formula is `Formula.expr.excel(...)` of backprop_core.network: nothing here re-types maths.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.chart import Reference, ScatterChart, Series
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.workbook.defined_name import DefinedName
+
+from backprop_core import ACTIVATIONS, COLUMNS, Config, ConfigError, build_network, sweep
+from backprop_core.config import WEIGHTS, check_lr, check_steps
+from backprop_core.expr import Sym
+from backprop_core.network import Network
+
+MAX_EXPORT_LRS = 10  # sheets of one workbook
+MAX_EXPORT_STEPS = 5_000  # updates per sheet: 5,001 rows x 32 columns stays a file Excel opens quickly
+
+# Where things sit on a learning-rate sheet. Row 0 of the table is spreadsheet row FIRST_ROW.
+ETA_CELL = "B3"
+BIAS_CELLS = {"b1": "E3", "b2": "H3"}
+NOTE_CELL_ROW = 4
+HEADER_ROW = 5
+FIRST_ROW = HEADER_ROW + 1
+LETTER = {name: get_column_letter(i + 1) for i, name in enumerate(COLUMNS)}  # t1 -> A ... dE_dw8 -> AE
+STEP_LETTER = get_column_letter(len(COLUMNS) + 1)  # AF: the step number, the charts' x axis
+ETA_NAME = "eta"  # a defined name scoped to each learning-rate sheet, so every sheet has its own η
+
+# A formula is printed once per column with these markers where row numbers go, then stamped onto
+# every row. 31 columns x 5,000 rows of tree printing would take seconds; a str.replace takes microseconds.
+THIS_ROW = "\x00"
+PREVIOUS_ROW = "\x01"
+
+INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")  # the cells a student may change
+HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
+BOLD = Font(bold=True)
+NOTE_FONT = Font(italic=True, color="9C0006")
+VALUE_FORMAT = "0.000000000"
+SMALL_FORMAT = "0.000000E+00"  # errors and gradients shrink by orders of magnitude
+SMALL_COLUMNS = {"E1", "E2", "E_total", *(f"dE_d{w}" for w in WEIGHTS)}
+
+
+def label(name: str) -> str:
+    """A column or formula name as a student reads it: dE_dw1 -> ∂E/∂w1, delta_o1 -> δ_o1, eta -> η."""
+    if name.startswith("dE_d"):
+        return f"∂E/∂{name[4:]}"
+    if name.startswith("delta_"):
+        return f"δ_{name[6:]}"
+    return "η" if name == "eta" else name
+
+
+@dataclass(frozen=True)
+class LrSheet:
+    """One learning rate's sheet: its title and how many rows backprop_core could compute."""
+
+    lr: float
+    title: str
+    rows: int  # table rows 0..rows-1
+    diverged_at: int  # the row backprop_core could not compute, or -1
+
+    @property
+    def last_row(self) -> int:
+        """The spreadsheet row of the table's last row."""
+        return FIRST_ROW + self.rows - 1
+
+    def cell(self, name: str, row: int | None = None) -> str:
+        """An absolute reference from another sheet, e.g. 'LR 0.1'!$W$106 (default: the last row)."""
+        row = self.last_row if row is None else row
+        return f"{quote_sheetname(self.title)}!${LETTER[name]}${row}"
+
+    def note(self) -> str:
+        if self.diverged_at < 0:
+            return ""
+        return (
+            f"backprop_core reports η = {self.lr:g} as diverged at row {self.diverged_at}: its weights would "
+            f"pass 1e30 there, so the table stops at row {self.diverged_at - 1} (Excel would overflow)."
+        )
+
+
+def check_export(lrs: Sequence[float], steps: int) -> tuple[list[float], int]:
+    """The learning rates and steps of an export, or a one-line ConfigError."""
+    lrs = [check_lr(lr) for lr in lrs]
+    steps = check_steps(steps)
+    if not lrs:
+        raise ConfigError("give at least one learning rate")
+    if len(lrs) > MAX_EXPORT_LRS:
+        raise ConfigError(f"at most {MAX_EXPORT_LRS} learning rates per workbook, got {len(lrs)}")
+    if steps > MAX_EXPORT_STEPS:
+        raise ConfigError(f"at most {MAX_EXPORT_STEPS} steps per sheet in a workbook, got {steps}")
+    titles = [sheet_title(lr) for lr in lrs]
+    if len(set(titles)) < len(titles):
+        raise ConfigError("each learning rate may appear only once")
+    return lrs, steps
+
+
+def sheet_title(lr: float) -> str:
+    return f"LR {lr:.15g}"
+
+
+def workbook_bytes(config: Config, lrs: Sequence[float], steps: int) -> bytes:
+    """The live workbook for `config` with one sheet per learning rate, as the bytes of an .xlsx file."""
+    lrs, steps = check_export(lrs, steps)
+    runs = sweep(config, lrs, steps)  # only for where each run diverges: one vectorised pass
+    sheets = []
+    for lr, diverged_at in zip(lrs, runs.diverged_at, strict=True):
+        rows = int(diverged_at) if diverged_at >= 0 else steps + 1
+        sheets.append(LrSheet(lr, sheet_title(lr), rows, int(diverged_at)))
+
+    book = Workbook(write_only=True)  # streams rows to disk: 6 x 1,000 rows in well under a second
+    write_summary(book.create_sheet("Summary"), config, steps, sheets)
+    write_derivation(book.create_sheet("Derivation"), config)
+    for sheet in sheets:
+        write_lr_sheet(book.create_sheet(sheet.title), config, sheet)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Learning-rate sheets
+
+
+def fixed_reference(name: str) -> str | None:
+    """η and the biases are single cells every row refers to; delta_o1 and friends have no cell (None)."""
+    if name == "eta":
+        return ETA_NAME
+    if name in BIAS_CELLS:
+        return "$" + BIAS_CELLS[name][0] + "$" + BIAS_CELLS[name][1:]
+    return None
+
+
+def row_templates(config: Config) -> tuple[list[str | None], list[str]]:
+    """The formulas of row 0 (None where a leaf is typed in) and of every later row, with row markers.
+
+    Forward and backward columns refer to their own row; a later row's weights are next_w1..8 of the
+    row before, and its inputs and targets are the row before's (the leaf printed against that row).
+    Intermediates without a column (δ_o1, ∂E/∂a_h1, …) are inlined, as the classroom sheet writes ∂E/∂w1.
+    """
+    network = build_network(config.biases)
+    act = ACTIVATIONS[config.activation]
+    formulas = network.by_name()
+
+    def this_row(name: str) -> str | None:
+        return LETTER[name] + THIS_ROW if name in LETTER else fixed_reference(name)
+
+    def previous_row(name: str) -> str | None:
+        return LETTER[name] + PREVIOUS_ROW if name in LETTER else fixed_reference(name)
+
+    first: list[str | None] = []
+    later: list[str] = []
+    for name in COLUMNS:
+        if name in network.leaves:
+            first.append(None)
+            carried = formulas[f"next_{name}"] if name in WEIGHTS else Sym(name)
+            later.append("=" + carried.excel(act, previous_row, formulas))
+        else:
+            formula = "=" + formulas[name].excel(act, this_row, formulas)
+            first.append(formula)
+            later.append(formula)
+    return first, later
+
+
+def _styled(ws, value, *, number_format=None, fill=None, font=None, text=False) -> WriteOnlyCell:
+    cell = WriteOnlyCell(ws, value)
+    if text:
+        cell.data_type = "s"  # a label that starts with "=" must stay text, never become a formula
+    if number_format:
+        cell.number_format = number_format
+    if fill:
+        cell.fill = fill
+    if font:
+        cell.font = font
+    return cell
+
+
+def write_lr_sheet(ws, config: Config, sheet: LrSheet) -> None:
+    act = config.activation
+    biases = "biases b1, b2 on" if config.biases else "no biases"
+    ws.freeze_panes = f"A{FIRST_ROW}"
+    for name, letter in LETTER.items():
+        ws.column_dimensions[letter].width = 15 if name in SMALL_COLUMNS else 13
+    ws.column_dimensions[STEP_LETTER].width = 7
+    ws.defined_names[ETA_NAME] = DefinedName(ETA_NAME, attr_text=f"{quote_sheetname(ws.title)}!$B$3")
+
+    ws.append(
+        [
+            _styled(
+                ws,
+                f"Backprop Lab: the classroom network, learning rate η = {sheet.lr:g} ({act}, {biases})",
+                font=Font(bold=True, size=13),
+            )
+        ]
+    )
+    ws.append(
+        [
+            _styled(
+                ws,
+                "Yellow cells are the inputs: change η, a bias or any value in row 0 and the whole "
+                "sheet recomputes. Every other cell is a formula.",
+                text=True,
+            )
+        ]
+    )
+    top = [_styled(ws, "η =", font=BOLD), _styled(ws, sheet.lr, fill=INPUT_FILL, font=BOLD)]
+    if config.biases:
+        top += [
+            None,
+            _styled(ws, "b1 =", font=BOLD),
+            _styled(ws, config.b1, fill=INPUT_FILL),
+            None,
+            _styled(ws, "b2 =", font=BOLD),
+            _styled(ws, config.b2, fill=INPUT_FILL),
+        ]
+    ws.append(top)
+    ws.append([_styled(ws, sheet.note(), font=NOTE_FONT, text=True)] if sheet.note() else [])
+    header = [label(name) for name in COLUMNS] + ["step"]
+    ws.append([_styled(ws, text, fill=HEADER_FILL, font=BOLD, text=True) for text in header])
+
+    first, later = row_templates(config)
+    formats = [SMALL_FORMAT if name in SMALL_COLUMNS else VALUE_FORMAT for name in COLUMNS]
+    values = config.values()
+    for step in range(sheet.rows):
+        row = FIRST_ROW + step
+        templates = first if step == 0 else later
+        cells = []
+        for name, template, number_format in zip(COLUMNS, templates, formats, strict=True):
+            if template is None:
+                cells.append(_styled(ws, values[name], number_format=number_format, fill=INPUT_FILL))
+            else:
+                formula = template.replace(THIS_ROW, str(row)).replace(PREVIOUS_ROW, str(row - 1))
+                cells.append(_styled(ws, formula, number_format=number_format))
+        cells.append(step)
+        ws.append(cells)
+
+    ws.add_chart(
+        error_chart([sheet], f"E_total, η = {sheet.lr:g}", log_scale=False),
+        f"{get_column_letter(len(COLUMNS) + 3)}{HEADER_ROW}",
+    )
+
+
+def error_chart(sheets: Sequence[LrSheet], title: str, log_scale: bool) -> ScatterChart:
+    """E_total against step, one line per learning-rate sheet."""
+    chart = ScatterChart()
+    chart.title = title
+    chart.style = 2
+    chart.height, chart.width = 9, 16
+    chart.x_axis.title = "step"
+    chart.y_axis.title = "E_total"
+    chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 hides both axes unless told
+    if log_scale:
+        chart.y_axis.scaling.logBase = 10
+    error_column = COLUMNS.index("E_total") + 1
+    step_column = len(COLUMNS) + 1
+    for sheet in sheets:
+        ws_ref = _SheetRef(sheet.title)
+        xs = Reference(ws_ref, min_col=step_column, min_row=FIRST_ROW, max_row=sheet.last_row)
+        ys = Reference(ws_ref, min_col=error_column, min_row=FIRST_ROW, max_row=sheet.last_row)
+        series = Series(ys, xs, title=f"η = {sheet.lr:g}")
+        series.marker.symbol = "none"
+        series.smooth = False
+        chart.series.append(series)
+    return chart
+
+
+@dataclass(frozen=True)
+class _SheetRef:
+    """What openpyxl's Reference needs of a worksheet: its title (the sheet may not exist yet)."""
+
+    title: str
+
+
+# ---------------------------------------------------------------------------------------------------
+# Summary and derivation
+
+
+def write_summary(ws, config: Config, steps: int, sheets: Sequence[LrSheet]) -> None:
+    for letter, width in zip("ABCDEF", (12, 14, 8, 18, 18, 70), strict=True):
+        ws.column_dimensions[letter].width = width
+    biases = f"biases on (b1 = {config.b1:g}, b2 = {config.b2:g})" if config.biases else "no biases"
+    ws.append([_styled(ws, "Backprop Lab: learning rates compared", font=Font(bold=True, size=13))])
+    ws.append(
+        [
+            _styled(
+                ws,
+                f"Activation {config.activation}, {biases}, {steps} steps. Each value below is a "
+                "formula reading its learning rate's sheet, so it follows any change made there.",
+                text=True,
+            )
+        ]
+    )
+    ws.append([])
+    header = ["η", "sheet", "rows", "E_total at step 0", "final E_total", "note"]
+    ws.append([_styled(ws, text, fill=HEADER_FILL, font=BOLD, text=True) for text in header])
+    for sheet in sheets:
+        ws.append(
+            [
+                _styled(ws, f"={quote_sheetname(sheet.title)}!$B$3", number_format="General"),
+                _styled(ws, sheet.title, text=True),
+                sheet.rows,
+                _styled(ws, f"={sheet.cell('E_total', FIRST_ROW)}", number_format=SMALL_FORMAT),
+                _styled(ws, f"={sheet.cell('E_total')}", number_format=SMALL_FORMAT),
+                _styled(ws, sheet.note(), font=NOTE_FONT, text=True) if sheet.note() else None,
+            ]
+        )
+    chart = error_chart(sheets, "E_total against step, every learning rate (log scale)", log_scale=True)
+    chart.height, chart.width = 12, 22
+    ws.add_chart(chart, f"A{len(sheets) + 7}")
+
+
+def write_derivation(ws, config: Config) -> None:
+    network = build_network(config.biases)
+    act = ACTIVATIONS[config.activation]
+    formulas = network.by_name()
+    for letter, width in zip("ABCDEF", (10, 11, 44, 70, 80, 60), strict=True):
+        ws.column_dimensions[letter].width = width
+    ws.freeze_panes = "A5"
+    biases = "with biases b1 (hidden) and b2 (outputs)" if config.biases else "without biases"
+    ws.append(
+        [
+            _styled(
+                ws,
+                f"How every column is computed: {config.activation} units, {biases}",
+                font=Font(bold=True, size=13),
+            )
+        ]
+    )
+    ws.append([_styled(ws, act.why, text=True)])
+    ws.append(
+        [
+            _styled(
+                ws,
+                "Printed from backprop_core.network, the same formulas the learning-rate sheets' "
+                "cells use. E = ½(t1 − a_o1)² + ½(t2 − a_o2)²; each update is w ← w − η·∂E/∂w.",
+                text=True,
+            )
+        ]
+    )
+    header = ["stage", "quantity", "formula", "written out in full", "why", "LaTeX"]
+    ws.append([_styled(ws, text, fill=HEADER_FILL, font=BOLD, text=True) for text in header])
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for formula in network.formulas:
+        short = plain_text(formula.expr.excel(act, _symbol, formulas))
+        full = plain_text(formula.expr.excel(act, _symbol_or_inline(network), formulas))
+        cells = [
+            formula.stage,
+            label(formula.name),
+            short,
+            full if full != short else "",
+            formula.why,
+            formula.expr.latex(act),
+        ]
+        row = [_styled(ws, text, text=True) for text in cells]
+        for cell in row:
+            cell.alignment = wrap
+        ws.append(row)
+
+
+def _symbol(name: str) -> str:
+    return label(name)
+
+
+def _symbol_or_inline(network: Network) -> Callable[[str], str | None]:
+    """Name forward quantities and leaves; inline the backward intermediates (δ_o1, ∂E/∂a_h1, …)."""
+    backward = {f.name for f in network.stage("backward")}
+    return lambda name: None if name in backward else label(name)
+
+
+def plain_text(excel: str) -> str:
+    """An Excel expression of symbols as a student writes it: w1·i1+w2·i2."""
+    return excel.replace("*", "·")
