@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "table":
             frame = run_steps(config, check_lr(args.lr), check_steps(args.steps))
         elif args.command == "sweep":
-            frame = sweep(config, [check_lr(lr) for lr in args.lrs], check_steps(args.steps), args.target_error)
+            frame = sweep(
+                config, [check_lr(lr) for lr in args.lrs], check_steps(args.steps), args.target_error
+            )
             frame = frame.summary()
         else:
             frame = gradient_check(config)

@@ -10,10 +10,14 @@ import numpy as np
 
 
 def stable_sigmoid(z):
-    """1 / (1 + e^-z) without overflow: exp only ever sees -|z|, so it stays in (0, 1]."""
+    """1 / (1 + e^-z) without overflow: exp only ever sees -|z|, so it stays in (0, 1].
+
+    For z < 0 this is e^z / (1 + e^z), which keeps full relative precision for tiny outputs.
+    """
     z = np.asarray(z, dtype=np.float64)
     e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    r = 1.0 / (1.0 + e)
+    return np.where(z >= 0, r, e * r)
 
 
 def _group(text: str) -> str:

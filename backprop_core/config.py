@@ -66,7 +66,6 @@ class Config:
 NUMERIC_FIELDS = INPUTS + TARGETS + WEIGHTS + BIASES
 
 
-
 def check_value(name: str, value: float, limit: float) -> float:
     """A finite number with |value| <= limit, or a ConfigError that names the field."""
     try:

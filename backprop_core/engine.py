@@ -7,6 +7,7 @@ Every array here has a learning-rate axis: shape (n_lr,). One learning rate is n
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import cache
 
 import numpy as np
 
@@ -20,13 +21,17 @@ from .network import build_network
 WEIGHT_LIMIT = 1e30
 
 
+@cache
+def _compiled(biases: bool, activation: str) -> tuple[tuple[str, Callable], ...]:
+    act = ACTIVATIONS[activation]
+    return tuple((f.name, f.expr.compile(act)) for f in build_network(biases).formulas)
+
+
 def evaluate(config: Config, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every quantity of one row (forward values, gradients, next weights) from its leaves and eta."""
-    network = build_network(config.biases)
-    activation = ACTIVATIONS[config.activation]
     env = dict(values)
-    for formula in network.formulas:
-        env[formula.name] = formula.expr.evaluate(env, activation)
+    for name, compute in _compiled(config.biases, config.activation):
+        env[name] = compute(env)
     return env
 
 
@@ -53,20 +58,20 @@ def descend(
     for lr in lrs:
         check_lr(lr)
     steps = check_steps(steps)
-    n = lrs.size
-    values = {name: np.full(n, v) for name, v in config.values().items()}
+    leaves = config.values()
+    weights = np.array([np.full(lrs.size, leaves[w]) for w in WEIGHTS])  # (8, n_lr)
+    values = {name: np.full(lrs.size, v) for name, v in leaves.items() if name not in WEIGHTS}
     values["eta"] = lrs
-    diverged_at = np.full(n, -1)
+    diverged_at = np.full(lrs.size, -1)
     for k in range(steps + 1):
+        values.update(zip(WEIGHTS, weights, strict=True))
         env = evaluate(config, values)
         record(k, env)
         if k == steps:
             break
-        proposed = {w: env[f"next_{w}"] for w in WEIGHTS}
+        proposed = np.array([env[f"next_{w}"] for w in WEIGHTS])  # (8, n_lr)
         # `not <=` is also true for NaN and inf.
-        blown = np.logical_or.reduce([~(np.abs(proposed[w]) <= WEIGHT_LIMIT) for w in WEIGHTS])
+        blown = ~(np.abs(proposed) <= WEIGHT_LIMIT).all(axis=0)
         diverged_at[blown & (diverged_at < 0)] = k + 1
-        moving = diverged_at < 0
-        for w in WEIGHTS:
-            values[w] = np.where(moving, proposed[w], values[w])
+        weights = np.where(diverged_at < 0, proposed, weights)
     return diverged_at

@@ -39,8 +39,12 @@ class Expr:
     def __rmul__(self, other: Expr | float) -> Expr:
         return Mul((wrap(other), self))
 
-    # Each subclass implements these three.
     def evaluate(self, env: Mapping[str, np.ndarray], act: Activation) -> np.ndarray:
+        return self.compile(act)(env)
+
+    # Each subclass implements these four.
+    def compile(self, act: Activation) -> Callable[[Mapping[str, np.ndarray]], np.ndarray]:
+        """A function env -> value. Built once per tree, so a descent of many steps walks no tree."""
         raise NotImplementedError
 
     def latex(self, act: Activation, values: Mapping[str, float] | None = None) -> str:
@@ -69,18 +73,30 @@ def format_number(value: float) -> str:
 
 
 def latex_symbol(name: str) -> str:
-    """w1 -> w_{1}, a_h1 -> a_{h_{1}}, E_total -> E_{total}, dE_dw5 -> \\frac{\\partial E}{\\partial w_{5}}."""
+    """w1 -> w_{1}, a_h1 -> a_{h_{1}}, delta_o1 -> \\delta_{o_{1}}, next_w1 -> w_{1}^{+}, dE_dw5 -> ∂E/∂w_{5}."""
     if name == "eta":
         return r"\eta"
     if name.startswith("dE_d"):
         return r"\frac{\partial E}{\partial " + latex_symbol(name[4:]) + "}"
     if name.startswith("a_"):
         return "a_{" + latex_symbol(name[2:]) + "}"
+    if name.startswith("delta_"):
+        return r"\delta_{" + latex_symbol(name[6:]) + "}"
+    if name.startswith("next_"):
+        return latex_symbol(name[5:]) + "^{+}"
     if name == "E_total":
         return r"E_{total}"
     head = name.rstrip("0123456789")
     digits = name[len(head) :]
     return f"{head}_{{{digits}}}" if digits else head
+
+
+def _fold(parts: list[Callable], combine: Callable) -> Callable:
+    """Left fold of compiled parts: ((p0 ∘ p1) ∘ p2) ..., as nested closures."""
+    fn = parts[0]
+    for part in parts[1:]:
+        fn = (lambda a, b: lambda env: combine(a(env), b(env)))(fn, part)
+    return fn
 
 
 def _wrap_latex(child: Expr, parent_precedence: int, text: str) -> str:
@@ -95,8 +111,9 @@ def _wrap_excel(child: Expr, parent_precedence: int, text: str) -> str:
 class Sym(Expr):
     name: str
 
-    def evaluate(self, env, act):
-        return env[self.name]
+    def compile(self, act):
+        name = self.name
+        return lambda env: env[name]
 
     def latex(self, act, values=None):
         if values is None:
@@ -110,7 +127,9 @@ class Sym(Expr):
         if self.name not in formulas:
             raise KeyError(f"no cell and no formula for {self.name!r}")
         inner = formulas[self.name]
-        return _wrap_excel(inner, 4, inner.excel(act, ref, formulas))
+        # Inlined in place of a symbol: only a sum needs parentheses (a product reads the same inside
+        # another product, and Sub already brackets a product on its right).
+        return _wrap_excel(inner, 2, inner.excel(act, ref, formulas))
 
     def symbols(self):
         return {self.name}
@@ -120,8 +139,9 @@ class Sym(Expr):
 class Num(Expr):
     value: float
 
-    def evaluate(self, env, act):
-        return self.value
+    def compile(self, act):
+        value = self.value
+        return lambda env: value
 
     def latex(self, act, values=None):
         return r"\tfrac{1}{2}" if self.value == 0.5 else format_number(self.value)
@@ -141,11 +161,8 @@ class Add(Expr):
     def __add__(self, other):  # keep sums flat: a + b + c is one node
         return Add((*self.terms, wrap(other)))
 
-    def evaluate(self, env, act):
-        total = self.terms[0].evaluate(env, act)
-        for term in self.terms[1:]:
-            total = total + term.evaluate(env, act)
-        return total
+    def compile(self, act):
+        return _fold([t.compile(act) for t in self.terms], lambda x, y: x + y)
 
     def latex(self, act, values=None):
         return " + ".join(_wrap_latex(t, 1, t.latex(act, values)) for t in self.terms)
@@ -163,8 +180,9 @@ class Sub(Expr):
     right: Expr
     precedence = 1
 
-    def evaluate(self, env, act):
-        return self.left.evaluate(env, act) - self.right.evaluate(env, act)
+    def compile(self, act):
+        left, right = self.left.compile(act), self.right.compile(act)
+        return lambda env: left(env) - right(env)
 
     def latex(self, act, values=None):
         return f"{_wrap_latex(self.left, 1, self.left.latex(act, values))} - " + _wrap_latex(
@@ -188,11 +206,8 @@ class Mul(Expr):
     def __mul__(self, other):  # keep products flat
         return Mul((*self.factors, wrap(other)))
 
-    def evaluate(self, env, act):
-        product = self.factors[0].evaluate(env, act)
-        for factor in self.factors[1:]:
-            product = product * factor.evaluate(env, act)
-        return product
+    def compile(self, act):
+        return _fold([f.compile(act) for f in self.factors], lambda x, y: x * y)
 
     def latex(self, act, values=None):
         joiner = r" \cdot " if values is not None else r" \, "
@@ -209,9 +224,9 @@ class Mul(Expr):
 class Square(Expr):
     base: Expr
 
-    def evaluate(self, env, act):
-        value = self.base.evaluate(env, act)
-        return value * value
+    def compile(self, act):
+        base = self.base.compile(act)
+        return lambda env: np.square(base(env))
 
     def latex(self, act, values=None):
         return rf"\left({self.base.latex(act, values)}\right)^2"
@@ -229,8 +244,9 @@ class Activate(Expr):
 
     arg: Expr
 
-    def evaluate(self, env, act):
-        return act.forward(self.arg.evaluate(env, act))
+    def compile(self, act):
+        arg, forward = self.arg.compile(act), act.forward
+        return lambda env: forward(arg(env))
 
     def latex(self, act, values=None):
         return act.latex_forward(self.arg.latex(act, values))
@@ -250,8 +266,9 @@ class ActivationSlope(Expr):
     pre: Sym  # z, the pre-activation (h1, o1, ...)
     post: Sym  # a, the activation (a_h1, a_o1, ...)
 
-    def evaluate(self, env, act):
-        return act.slope(self.pre.evaluate(env, act), self.post.evaluate(env, act))
+    def compile(self, act):
+        pre, post, slope = self.pre.compile(act), self.post.compile(act), act.slope
+        return lambda env: slope(pre(env), post(env))
 
     def latex(self, act, values=None):
         return act.latex_slope(self.pre.latex(act, values), self.post.latex(act, values))

@@ -10,7 +10,9 @@ from .config import WEIGHTS, Config
 from .engine import row
 
 
-def gradient_check(config: Config, weights: Mapping[str, float] | None = None, h: float = 1e-6) -> pd.DataFrame:
+def gradient_check(
+    config: Config, weights: Mapping[str, float] | None = None, h: float = 1e-6
+) -> pd.DataFrame:
     """(E(w + h) - E(w - h)) / 2h next to dE/dw, for w1..w8. Agreement to ~1e-9 is expected."""
     base = {w: getattr(config, w) for w in WEIGHTS} | dict(weights or {})
     analytic = row(config, weights=base)

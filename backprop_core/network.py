@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from .config import BIASES, INPUTS, TARGETS, WEIGHTS
-from .expr import ActivationSlope, Activate, Expr, Num, Square, Sym
+from .expr import Activate, ActivationSlope, Expr, Num, Square, Sym
 
 # The classroom sheet's columns, in its order. Row k of the table holds these for the k-th weights.
 COLUMNS = (

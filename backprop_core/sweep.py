@@ -71,15 +71,16 @@ def sweep(config: Config, lrs, steps: int, target_error: float = DEFAULT_TARGET_
         raise ConfigError(
             f"{lrs.size} learning rates x {steps} steps is too large; keep the product under {MAX_SWEEP_CELLS:,}"
         )
-    errors = np.empty((lrs.size, int(steps) + 1))
+    errors = np.empty((int(steps) + 1, lrs.size))  # filled a row per step, transposed at the end
     last_gradient = np.zeros(lrs.size)
 
     def record(k: int, env: dict[str, np.ndarray]) -> None:
-        errors[:, k] = env["E_total"]
+        errors[k] = env["E_total"]
         if k == steps:
             last_gradient[:] = np.max(np.abs([env[g] for g in GRADIENTS]), axis=0)
 
     diverged_at = descend(config, lrs, steps, record)
+    errors = np.ascontiguousarray(errors.T)
     # Rows after a blow-up repeat the last safe row, so that the array holds only finite numbers.
     for i in np.flatnonzero(diverged_at >= 0):
         errors[i, diverged_at[i] :] = errors[i, diverged_at[i] - 1]

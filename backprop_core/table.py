@@ -17,9 +17,7 @@ def run_steps(config: Config, lr: float, steps: int) -> pd.DataFrame:
     table.attrs["diverged_at"] then names the row that could not be computed (else -1).
     """
     rows: list[np.ndarray] = []
-    diverged_at = int(
-        descend(config, np.array([lr]), steps, lambda k, env: rows.append(_columns_of(env)))[0]
-    )
+    diverged_at = int(descend(config, np.array([lr]), steps, lambda k, env: rows.append(_columns_of(env)))[0])
     last = diverged_at if diverged_at >= 0 else len(rows)
     table = pd.DataFrame(np.array(rows[:last]), columns=list(COLUMNS))
     table.index.name = "step"
