@@ -1,3 +1,28 @@
+"""Network: the 2-2-2 network drawn with the values of the step being viewed."""
+
 import streamlit as st
 
-st.info("This page is being built.")
+from backprop_core import build_network
+from lab import state, views
+from lab.diagram import network_svg
+from lab.format import learning_rate, number
+
+setup = state.sidebar()
+st.title("The 2-2-2 network")
+st.markdown(
+    "Two inputs, two hidden units, two outputs, and eight weights. Each step runs the network forward, "
+    "measures the error E_total, and moves every weight a little downhill. Choose a step to see the "
+    "network's values at that point of training; change the numbers in the sidebar."
+)
+setup, frame, values = views.viewed_row(setup)
+st.html(
+    network_svg(
+        values, caption=f"Step {setup.step} · η = {learning_rate(setup.lr)} · {setup.config.activation}"
+    )
+)
+views.error_metrics(frame, setup.step)
+
+with st.expander("The same values as a table", expanded=False):
+    network = build_network(setup.config.biases)
+    names = list(network.leaves) + [f.name for f in network.stage("forward")]
+    st.table({"quantity": list(names), "value": [number(values[n], 12) for n in names]})

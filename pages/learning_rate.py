@@ -1,3 +1,54 @@
+"""Learning rate: the same network trained with several learning rates, and a dense scan of 1,000."""
+
+from dataclasses import replace
+
 import streamlit as st
 
-st.info("This page is being built.")
+from backprop_core import ConfigError
+from lab import charts, compute, exports_ui, state
+
+setup = state.sidebar()
+st.title("How the learning rate changes training")
+st.markdown(
+    "The same network, the same starting weights, trained with different learning rates η for "
+    f"{setup.steps:,} steps. Too small and the error falls slowly; too large and each step jumps past "
+    "the minimum."
+)
+
+state.seed_field("lrs", state.show_lrs(setup.lrs))
+text = st.text_input(
+    "Learning rates to compare (comma-separated)",
+    key=state.field_key("lrs"),
+    help=f"Up to {state.MAX_COMPARED_LRS}, each greater than 0 and at most 1e6.",
+)
+try:
+    lrs = state.parse_lrs(text)
+except ConfigError as error:
+    st.error(f"{error}. Still showing {state.show_lrs(setup.lrs)}.", icon="⚠️")
+    lrs = setup.lrs
+if lrs != setup.lrs:
+    setup = replace(setup, lrs=lrs)
+    state.save(setup)
+log_y = st.toggle("Log scale for E_total", value=True, key="lr_log_y")
+
+config = compute.key(setup.config)
+try:
+    result = compute.sweep(config, lrs, setup.steps)
+except ConfigError as error:
+    st.error(str(error), icon="⚠️")
+    st.stop()
+
+st.plotly_chart(charts.error_curves(result, log_y), config={"displaylogo": False})
+for sentence in charts.reading(result):
+    st.markdown(f"- {sentence}")
+st.dataframe(charts.summary_table(result), hide_index=True)
+
+st.subheader("A dense scan: 1,000 learning rates from 0.01 to 100")
+scan_steps = compute.scan_steps(setup.steps)
+if scan_steps < setup.steps:
+    st.caption(f"The scan runs the first {scan_steps:,} steps of each (1,000 runs at once).")
+scan = compute.scan(config, setup.steps)
+st.plotly_chart(charts.scan_chart(scan), config={"displaylogo": False})
+st.markdown(charts.scan_reading(scan))
+
+exports_ui.xlsx_button(setup.config, lrs, setup.steps)

@@ -1,3 +1,90 @@
+"""Step through: one step of gradient descent, every formula with its numbers."""
+
 import streamlit as st
 
-st.info("This page is being built.")
+from backprop_core import ACTIVATIONS
+from lab import compute, state, views
+from lab.derivations import derivations
+from lab.format import learning_rate, number
+
+setup = state.sidebar()
+st.title("Step through one update")
+st.markdown(
+    "One step of gradient descent has three parts: run the network **forward** to get the error, go "
+    "**backward** with the chain rule to get ∂E/∂w for every weight, then move each weight against its "
+    "gradient and run the **next forward** pass."
+)
+setup, frame, values = views.viewed_row(setup)
+views.error_metrics(frame, setup.step)
+config = setup.config
+activation = ACTIVATIONS[config.activation]
+
+lessons, check = st.columns([3, 2], gap="large")
+with lessons:
+    forward, backward, update = st.tabs(["Forward", "Backward", "Next forward"])
+with forward:
+    st.markdown(
+        f"Each unit adds up its weighted inputs, then applies the **{config.activation}** activation. "
+        f"{activation.why} The error is half the squared miss of each output."
+    )
+    for item in derivations(config, "forward", values):
+        st.latex(item.latex)
+        st.caption(item.why)
+with backward:
+    st.markdown(
+        "The chain rule, from the error back to each weight. **δ** is ∂E/∂(a unit's sum): for an output "
+        "it is (a_o − t) times the activation's slope, and only that output's error depends on it, so E2 "
+        "drops out of ∂E/∂w5. A hidden unit feeds **both** outputs, so two paths reach w1 (through o1 and "
+        "w5, through o2 and w7) and their contributions add up. Each gradient is written first with its "
+        "named factors, then in full, then with numbers."
+    )
+    for item in derivations(config, "backward", values):
+        st.latex(item.latex)
+        st.caption(item.why)
+with update:
+    st.markdown(
+        f"Every weight moves against its gradient, scaled by the learning rate "
+        f"η = {learning_rate(setup.lr)}: w ← w − η·∂E/∂w. "
+        "All eight use the gradients of the same forward pass, so the order does not matter."
+    )
+    for item in derivations(config, "update", values):
+        st.latex(item.latex)
+    next_weights = {name.removeprefix("next_"): values[name] for name in values if name.startswith("next_")}
+    after = compute.row_at(compute.key(config), setup.lr, next_weights)
+    fall = values["E_total"] - after["E_total"]
+    st.subheader("The next forward pass")
+    st.metric(
+        "E_total with the new weights", number(after["E_total"]), delta=number(-fall), delta_color="inverse"
+    )
+    if fall > 0:
+        st.markdown(
+            f"The error fell by {number(fall)} ({number(100 * fall / values['E_total'], 4)} % of "
+            f"{number(values['E_total'])}): one step downhill."
+        )
+    elif fall == 0:
+        st.markdown("The error did not change: the gradients are zero (or too small to move a float64).")
+    else:
+        st.markdown(
+            f"The error **rose** by {number(-fall)}: this step overshot the valley. "
+            "A smaller learning rate takes smaller steps."
+        )
+
+with check:
+    st.subheader("Gradient check")
+    st.markdown(
+        "The chain rule's answer against a numerical estimate: nudge one weight by ±h (h = 10⁻⁶), rerun "
+        "the forward pass, and divide the change in E_total by 2h. They agree to many digits."
+    )
+    gradients = compute.gradient_check(compute.key(config), compute.weights_at(frame, setup.step))
+    shown = gradients.rename(
+        columns={
+            "analytic": "chain rule",
+            "finite_difference": "finite difference",
+            "abs_diff": "|difference|",
+        }
+    ).drop(columns="rel_diff")
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_config={c: st.column_config.NumberColumn(format="%.10g") for c in shown.columns[1:]},
+    )

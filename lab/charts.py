@@ -1,0 +1,177 @@
+"""The Learning rate page's charts and the plain sentences that read them, from a Sweep's numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from backprop_core import Sweep
+
+from .format import learning_rate, number
+
+MAX_POINTS = 2000  # per curve sent to the browser; longer runs are thinned (the last point is always kept)
+
+# Plain labels for Sweep statuses: what a student should take from each.
+STATUS_LABELS = {
+    "converged": "✅ converged: reached the target error",
+    "still falling": "⏳ still falling: not at the target yet",
+    "saturated": "⏸️ stuck: the gradient vanished (saturated units)",
+    "diverged": "💥 diverged: the error grew or the weights blew up",
+}
+
+
+def _thin(curve: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, errors) with at most MAX_POINTS points, always including the first and the last."""
+    steps = np.arange(curve.size)
+    if curve.size <= MAX_POINTS:
+        return steps, curve
+    keep = np.unique(np.r_[np.linspace(0, curve.size - 1, MAX_POINTS).astype(int), curve.size - 1])
+    return steps[keep], curve[keep]
+
+
+def error_curves(result: Sweep, log_y: bool) -> go.Figure:
+    """E_total against step, one line per learning rate; a diverged run stops at its last computed row."""
+    figure = go.Figure()
+    for i, lr in enumerate(result.lrs):
+        steps, errors = _thin(result.curve(i))
+        if log_y:  # a run that reaches exactly 0 cannot be drawn on a log axis; it stops there instead
+            steps, errors = steps[errors > 0], errors[errors > 0]
+        figure.add_trace(
+            go.Scatter(
+                x=steps,
+                y=errors,
+                mode="lines",
+                name=f"η = {learning_rate(lr)}",
+                hovertemplate="step %{x}<br>E_total %{y:.10g}<extra>η = " + learning_rate(lr) + "</extra>",
+            )
+        )
+    figure.update_layout(
+        xaxis_title="step",
+        yaxis_title="E_total",
+        yaxis_type="log" if log_y else "linear",
+        legend_title_text="learning rate",
+        margin=dict(l=10, r=10, t=30, b=10),
+        height=420,
+    )
+    return figure
+
+
+def summary_table(result: Sweep) -> pd.DataFrame:
+    """One row per learning rate: final E_total, steps to reach the target, and a plainly worded status."""
+    summary = result.summary()
+    reached = summary["steps_to_target"].to_numpy()
+    diverged = result.diverged_at
+    return pd.DataFrame(
+        {
+            "learning rate η": [learning_rate(lr) for lr in result.lrs],
+            "final E_total": [number(e, 12) for e in summary["final_E_total"]],
+            f"steps to E_total ≤ {result.target_error:g}": [
+                f"{int(k):,}" if k >= 0 else "not reached" for k in reached
+            ],
+            "status": [STATUS_LABELS[s] for s in summary["status"]],
+            "note": [
+                f"weights blew up at step {d}; E_total shown is the last computed one" if d >= 0 else ""
+                for d in diverged
+            ],
+        }
+    )
+
+
+def first_failure(result: Sweep) -> int | None:
+    """Index of the smallest learning rate whose run does not settle (diverged or stuck), or None."""
+    bad = [i for i, status in enumerate(result.statuses()) if status in ("diverged", "saturated")]
+    return bad[0] if bad else None
+
+
+def scan_chart(result: Sweep) -> go.Figure:
+    """Final E_total against learning rate (both axes log), coloured by status, the first failure marked."""
+    statuses = np.array(result.statuses())
+    finals = result.final_errors
+    figure = go.Figure()
+    for status in ("converged", "still falling", "saturated", "diverged"):
+        chosen = (statuses == status) & (finals > 0)
+        if chosen.any():
+            figure.add_trace(
+                go.Scatter(
+                    x=result.lrs[chosen],
+                    y=finals[chosen],
+                    mode="markers",
+                    marker=dict(size=5),
+                    name=status,
+                    hovertemplate="η %{x:.4g}<br>final E_total %{y:.10g}<extra>" + status + "</extra>",
+                )
+            )
+    failure = first_failure(result)
+    if failure is not None:
+        figure.add_vline(
+            x=float(result.lrs[failure]),
+            line_dash="dash",
+            annotation_text=f"stops converging: η ≈ {result.lrs[failure]:.3g}",
+            annotation_position="top left",
+        )
+    figure.update_layout(
+        xaxis_title="learning rate η (log scale)",
+        yaxis_title=f"E_total after {result.errors.shape[1] - 1:,} steps",
+        xaxis_type="log",
+        yaxis_type="log",
+        margin=dict(l=10, r=10, t=30, b=10),
+        height=380,
+    )
+    return figure
+
+
+def reading(result: Sweep) -> list[str]:
+    """A few sentences a student can check against the chart, built from this sweep's numbers."""
+    statuses = result.statuses()
+    finals = result.final_errors
+    steps = result.errors.shape[1] - 1
+    reached = result.steps_to_target()
+    sentences = []
+    settled = [i for i, s in enumerate(statuses) if s in ("converged", "still falling")]
+    if settled:
+        best = min(settled, key=lambda i: finals[i])
+        sentences.append(
+            f"After {steps:,} steps the lowest error is {number(finals[best])}, with η = "
+            f"{learning_rate(result.lrs[best])}; it started at {number(result.errors[best, 0])}."
+        )
+        slowest = min(settled, key=lambda i: result.lrs[i])
+        if slowest != best:
+            ratio = finals[slowest] / finals[best] if finals[best] > 0 else float("inf")
+            times = f"{ratio:,.3g} times" if np.isfinite(ratio) else "far"
+            sentences.append(
+                f"The smallest rate, η = {learning_rate(result.lrs[slowest])}, ends {times} higher "
+                f"({number(finals[slowest])}): small steps are safe but slow."
+            )
+    hit = [i for i in range(result.lrs.size) if reached[i] >= 0]
+    if hit:
+        fastest = min(hit, key=lambda i: reached[i])
+        sentences.append(
+            f"η = {learning_rate(result.lrs[fastest])} reaches E_total ≤ {result.target_error:g} first, "
+            f"at step {int(reached[fastest]):,}."
+        )
+    elif settled:
+        sentences.append(
+            f"None reaches E_total ≤ {result.target_error:g} within {steps:,} steps; more steps would help."
+        )
+    failed = [i for i, s in enumerate(statuses) if s in ("diverged", "saturated")]
+    if failed:
+        names = ", ".join(f"η = {learning_rate(result.lrs[i])} ({statuses[i]})" for i in failed)
+        sentences.append(f"Too large a step overshoots the valley: {names}.")
+    return sentences
+
+
+def scan_reading(result: Sweep) -> str:
+    failure = first_failure(result)
+    good = [s in ("converged", "still falling") for s in result.statuses()]
+    share = 100 * sum(good) / len(good)
+    if failure is None:
+        return (
+            f"Every learning rate from {result.lrs[0]:g} to {result.lrs[-1]:g} settles within "
+            f"{result.errors.shape[1] - 1:,} steps ({share:.0f} % converge or are still falling)."
+        )
+    return (
+        f"Training settles up to about η ≈ {result.lrs[max(failure - 1, 0)]:.3g}; from η ≈ "
+        f"{result.lrs[failure]:.3g} it {result.statuses()[failure]}. Above that line the step jumps past the "
+        f"minimum instead of walking into it."
+    )

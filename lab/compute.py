@@ -1,0 +1,61 @@
+"""The engine calls the pages make, cached across reruns and sessions.
+
+st.cache_data hashes its arguments, so the cached functions take the Config as a plain dict (a frozen
+dataclass would be hashed by pickling, which is slower and less obvious) and rebuild it inside.
+Moving a control that does not change the maths (a tab, the log-y toggle, the viewed step) is then a
+cache hit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import backprop_core
+from backprop_core import Config, Sweep
+from backprop_core.config import MAX_SWEEP_CELLS, WEIGHTS
+
+SCAN_LRS = np.logspace(-2, 2, 1000)  # the dense scan: 1,000 learning rates from 0.01 to 100
+MAX_SCAN_STEPS = 5000  # the scan is 1,000 runs at once; cap its length so it stays a few seconds at most
+CACHE_ENTRIES = 64  # per function; one entry is at most a few MB (6 LRs x 100,001 steps of float64)
+
+
+def key(config: Config) -> dict:
+    return config.to_dict()
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner="Running gradient descent…")
+def table(config: dict, lr: float, steps: int) -> pd.DataFrame:
+    """The update table, rows 0..steps (fewer if the run diverged; see attrs['diverged_at'])."""
+    return backprop_core.run_steps(Config.from_dict(config), lr, steps)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner="Comparing learning rates…")
+def sweep(config: dict, lrs: tuple[float, ...], steps: int) -> Sweep:
+    return backprop_core.sweep(Config.from_dict(config), list(lrs), steps)
+
+
+def scan_steps(steps: int) -> int:
+    return min(steps, MAX_SCAN_STEPS, MAX_SWEEP_CELLS // SCAN_LRS.size - 1)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner="Scanning 1,000 learning rates…")
+def scan(config: dict, steps: int) -> Sweep:
+    """Final E_total for each of SCAN_LRS after scan_steps(steps) updates."""
+    return backprop_core.sweep(Config.from_dict(config), SCAN_LRS, scan_steps(steps))
+
+
+def weights_at(frame: pd.DataFrame, step: int) -> dict[str, float]:
+    return {w: float(frame.at[step, w]) for w in WEIGHTS}
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES)
+def row_at(config: dict, lr: float, weights: dict[str, float]) -> dict[str, float]:
+    """Every quantity of one row, intermediates included (delta_o1, dE_da_h1, next_w1 …)."""
+    return backprop_core.row(Config.from_dict(config), lr, weights)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES)
+def gradient_check(config: dict, weights: dict[str, float]) -> pd.DataFrame:
+    return backprop_core.gradient_check(Config.from_dict(config), weights)

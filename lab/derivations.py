@@ -1,0 +1,87 @@
+"""Derivations in LaTeX, printed from backprop_core.network's formula trees (nothing is re-typed here).
+
+Each line reads   name = formula = formula with numbers = value,   e.g.
+    h_1 = w_1 i_1 + w_2 i_2 = 0.15 · 0.05 + 0.2 · 0.1 = 0.0275
+A gradient that goes through intermediates (δ_o1, ∂E/∂a_h1, δ_h1) also gets its chain written in full,
+by substituting those intermediates' own trees into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, is_dataclass, replace
+
+from backprop_core import ACTIVATIONS, Config, build_network
+from backprop_core.expr import Expr, Sym, latex_symbol
+from backprop_core.network import Formula
+
+from .format import number
+
+# The backward intermediates: named so that the chain rule can be followed one factor at a time.
+INTERMEDIATES = ("delta_o1", "delta_o2", "dE_da_h1", "dE_da_h2", "delta_h1", "delta_h2")
+
+
+def symbol(name: str) -> str:
+    """LaTeX for a quantity's name. latex_symbol covers the sheet's columns; the engine's own names for
+    the error signals (delta_o1 = ∂E/∂o1) and the updated weights (next_w1) are written here.
+    (A candidate to move into backprop_core.expr.latex_symbol.)"""
+    if name.startswith("delta_"):
+        return r"\delta_{" + latex_symbol(name[len("delta_") :]) + "}"
+    if name.startswith("next_"):
+        return latex_symbol(name[len("next_") :]) + r"^{\text{new}}"
+    return latex_symbol(name)
+
+
+def inline(expr: Expr, formulas: Mapping[str, Expr], names: tuple[str, ...]) -> Expr:
+    """`expr` with every symbol in `names` replaced by its own formula, recursively."""
+    if isinstance(expr, Sym):
+        return inline(formulas[expr.name], formulas, names) if expr.name in names else expr
+    if not is_dataclass(expr):
+        return expr
+    changes = {}
+    for f in fields(expr):
+        value = getattr(expr, f.name)
+        if isinstance(value, Expr):
+            changes[f.name] = inline(value, formulas, names)
+        elif isinstance(value, tuple) and all(isinstance(item, Expr) for item in value):
+            changes[f.name] = tuple(inline(item, formulas, names) for item in value)
+    return replace(expr, **changes)
+
+
+@dataclass(frozen=True)
+class Derivation:
+    name: str  # the quantity, e.g. "dE_dw1"
+    latex: str  # the whole aligned derivation
+    why: str  # the formula's sentence for the student
+
+
+def derivations(config: Config, stage: str, values: Mapping[str, float]) -> list[Derivation]:
+    """One Derivation per formula of `stage` ("forward", "backward" or "update"), numbers from `values`
+    (a backprop_core.row: every quantity of the row, intermediates and eta included)."""
+    network = build_network(config.biases)
+    act = ACTIVATIONS[config.activation]
+    trees = network.by_name()
+    return [_derive(formula, act, trees, values) for formula in network.stage(stage)]
+
+
+def _derive(formula: Formula, act, trees: Mapping[str, Expr], values: Mapping[str, float]) -> Derivation:
+    lines = [formula.expr.latex(act)]
+    full = inline(formula.expr, trees, INTERMEDIATES)
+    if full != formula.expr:  # show the chain rule in full, then with numbers
+        lines.append(full.latex(act))
+        lines.append(full.latex(act, values=values))
+    else:
+        lines.append(formula.expr.latex(act, values=values))
+    lines.append(_value(values[formula.name]))
+    body = r" \\ &= ".join(lines)
+    latex = rf"\begin{{aligned}} {symbol(formula.name)} &= {body} \end{{aligned}}"
+    return Derivation(formula.name, latex, formula.why)
+
+
+def _value(value: float) -> str:
+    """A result in LaTeX: 0.0275, 4.38 \times 10^{-4}; a dash if it could not be computed."""
+    text = number(value)
+    if text == "—":
+        return r"\text{—}"
+    mantissa, _, exponent = text.partition("e")
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}" if exponent else mantissa

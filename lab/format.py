@@ -1,0 +1,24 @@
+"""Numbers as the app shows them: enough digits to compare with a worksheet, never 'nan' or 'inf'."""
+
+from __future__ import annotations
+
+import math
+
+TABLE_DIGITS = 12  # significant digits in tables: E_total 0.0141813779379 matches a sheet to 1e-13
+RESULT_DIGITS = 10  # significant digits after "=" in a derivation
+
+
+def number(value: float, digits: int = RESULT_DIGITS) -> str:
+    """`value` with `digits` significant digits; a dash for a value that could not be computed."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    if not math.isfinite(value):
+        return "—"
+    return f"{value:.{digits}g}"
+
+
+def learning_rate(value: float) -> str:
+    """A learning rate the way a student types it: 0.5, 2, 1e+06."""
+    return f"{value:g}"

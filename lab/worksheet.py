@@ -1,0 +1,54 @@
+"""The update table as the classroom sheet lays it out: its columns, its labels, the viewed step marked."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from backprop_core import COLUMNS, GRADIENTS
+
+from .format import TABLE_DIGITS
+
+MAX_SHOWN_ROWS = 10_001  # rows sent to the browser at once; the CSV always has every row
+MARKER = "▶"
+
+
+def label(column: str) -> str:
+    """The sheet's header for a column: dE_dw5 -> ∂E/∂w5, the others as they are (a_h1, E_total …)."""
+    return f"∂E/∂{column.removeprefix('dE_d')}" if column in GRADIENTS else column
+
+
+def labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table's columns in the sheet's order, renamed to the sheet's labels; the index is the step."""
+    shown = frame[list(COLUMNS)].rename(columns=label)
+    shown.index.name = "step"
+    return shown
+
+
+def window(rows: int, step: int) -> tuple[int, int]:
+    """[first, last) rows to show: all of them, or MAX_SHOWN_ROWS around `step` for a very long run."""
+    if rows <= MAX_SHOWN_ROWS:
+        return 0, rows
+    first = min(max(step - MAX_SHOWN_ROWS // 2, 0), rows - MAX_SHOWN_ROWS)
+    return first, first + MAX_SHOWN_ROWS
+
+
+def marked(frame: pd.DataFrame, step: int) -> pd.DataFrame:
+    """The labelled rows of window(), with a first column that marks the step being viewed."""
+    first, last = window(len(frame), step)
+    shown = labelled(frame.iloc[first:last])
+    shown.insert(0, "viewing", [MARKER if k == step else "" for k in shown.index])
+    return shown
+
+
+def column_config(frame: pd.DataFrame) -> dict:
+    """TABLE_DIGITS significant digits in every number column (formatted in the browser: fast)."""
+    import streamlit as st
+
+    config = {c: st.column_config.NumberColumn(format=f"%.{TABLE_DIGITS}g") for c in frame.columns[1:]}
+    config["viewing"] = st.column_config.TextColumn("", width="small", pinned=True)
+    return config
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """CSV with full float64 precision; UTF-8 with a BOM so that Excel reads the ∂ in the headers."""
+    return labelled(frame).to_csv(float_format="%.17g").encode("utf-8-sig")
