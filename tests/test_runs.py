@@ -143,7 +143,11 @@ def test_a_run_finishes_and_its_history_row_reads_the_last_epoch(root, stand_in)
 
     summary = runs.summarize(run_id, root)
     assert (summary.status, summary.epochs_done, summary.final_test_acc, summary.best_test_acc) == (
-        runs.DONE, 2, 92.0, 92.0)  # the stand-in's last epoch reports test_acc = 90 + epoch
+        runs.DONE,
+        2,
+        92.0,
+        92.0,
+    )  # the stand-in's last epoch reports test_acc = 90 + epoch
     assert json.loads((root / run_id / "status.json").read_text())["status"] == runs.DONE
     assert "epoch 2 batch 4/4" in runs.tail_text(root / run_id / "stdout.log")
     assert runs.list_runs(root) == [run_id]
@@ -308,8 +312,12 @@ def test_bad_settings_get_one_line_messages(root, monkeypatch):
     monkeypatch.setenv(runs.MAX_RUNS_ENV, "0")
     with pytest.raises(runs.RunError, match="at least 1"):
         runs.max_concurrent_runs()
-    bad_configs = [(runs.TrainConfig(epochs=0), "epochs"), (runs.TrainConfig(lr=float("nan")), "rate"),
-                   (runs.TrainConfig(device="tpu"), "device"), (runs.TrainConfig(batch_size=0), "batch")]
+    bad_configs = [
+        (runs.TrainConfig(epochs=0), "epochs"),
+        (runs.TrainConfig(lr=float("nan")), "rate"),
+        (runs.TrainConfig(device="tpu"), "device"),
+        (runs.TrainConfig(batch_size=0), "batch"),
+    ]
     for config, message in bad_configs:
         with pytest.raises(runs.RunError, match=message):
             runs.start_run(config, root)

@@ -72,10 +72,10 @@ class RunRefused(RunError):
 class TrainConfig:
     """What a user chooses on the page; each field becomes one flag of `python -m training.mnist`."""
 
-    model: str = "lean"  # a key of training.models.MODELS
+    model: str = "classroom"  # a key of training.models.MODELS
     epochs: int = 15
     batch_size: int = 128
-    lr: float = 0.01
+    lr: float | None = None  # None: the trainer's default for the model (training.mnist.DEFAULT_LR)
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 1
     data_dir: str | None = None  # None: the trainer's own default ($MNIST_DIR, else ./data/mnist)
@@ -88,7 +88,7 @@ class TrainConfig:
             raise RunError(f"epochs must be between 1 and 1000, got {self.epochs}")
         if not 1 <= self.batch_size <= 65536:
             raise RunError(f"batch size must be between 1 and 65536, got {self.batch_size}")
-        if not (0 < self.lr <= 10):  # also rejects NaN
+        if self.lr is not None and not (0 < self.lr <= 10):  # also rejects NaN
             raise RunError(f"learning rate must be in (0, 10], got {self.lr}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise RunError(f"device must be auto, cpu or cuda, got {self.device!r}")
@@ -99,9 +99,13 @@ class TrainConfig:
 
     def trainer_args(self, run_dir: Path) -> list[str]:
         """The trainer's command-line flags (an argument list: nothing here is ever seen by a shell)."""
+        # --no-download: the page checks for the files first and tells a person where to put them; a
+        # launch from the browser should not quietly start fetching from the internet.
         args = ["--out", str(run_dir), "--model", self.model, "--epochs", str(self.epochs),
-                "--batch-size", str(self.batch_size), "--lr", repr(float(self.lr)),
-                "--device", self.device, "--seed", str(self.seed)]  # fmt: skip
+                "--batch-size", str(self.batch_size), "--device", self.device, "--seed", str(self.seed),
+                "--no-download"]  # fmt: skip
+        if self.lr is not None:
+            args += ["--lr", repr(float(self.lr))]
         if self.data_dir is not None:
             args += ["--data-dir", str(self.data_dir)]
         if self.limit_train is not None:
@@ -139,6 +143,13 @@ def runs_to_keep() -> int:
 
 def tiny_runs_allowed() -> bool:
     return os.environ.get(TINY_RUN_ENV, "") == "1"
+
+
+def cuda_device_name() -> str | None:
+    """The GPU's name when CUDA is usable here, else None. (torch is imported only when asked.)"""
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
 # --- ids and paths -------------------------------------------------------------------------------------
@@ -453,8 +464,11 @@ class RunProgress:
         return (self.last_batch or {}).get("images_per_s")
 
     def eta_s(self, total_epochs: int, batch_size: int) -> float | None:
-        """Seconds left: the batches still to run at the latest speed (evaluation time not counted)."""
+        """Seconds left: the trainer's own estimate if it gives one, else the batches still to run at the
+        latest speed (evaluation time not counted)."""
         batch, speed = self.last_batch, self.images_per_s()
+        if batch and isinstance(batch.get("eta_s"), (int, float)):
+            return float(batch["eta_s"])
         if not batch or not speed or speed <= 0:
             return None
         per_epoch = batch["of"]
@@ -490,6 +504,7 @@ def tail_text(path: Path, lines: int = 30, max_bytes: int = LOG_TAIL_BYTES) -> s
 
 def run_status(run_id: str, root: Path | None = None, progress: RunProgress | None = None) -> str:
     """running | done | failed | stopped, from the files alone (see the module docstring)."""
+    reap_children()  # a trainer that wrote its end event and exited must not stay a zombie
     root = root or runs_root()
     path = run_dir(run_id, root)
     end = progress.end if progress is not None else None

@@ -1,0 +1,207 @@
+"""The MNIST training page, driven with Streamlit's AppTest against the real trainer on a tiny subset.
+
+Each test gets its own runs folder; BACKPROP_LAB_TINY_RUN=1 makes the page offer the 256-image subset, so
+a one-epoch run takes seconds. A new AppTest instance is a new browser session: it has none of the first
+one's session state, which is what a reload or a second tab has.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from training import runs
+
+REPO = Path(__file__).resolve().parent.parent
+MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
+PAGE_TIMEOUT_S = 60  # the first run imports torch and builds the model summaries
+
+needs_mnist = pytest.mark.skipif(
+    not (MNIST_DIR / "train-images-idx3-ubyte.gz").is_file(), reason=f"MNIST files not found in {MNIST_DIR}"
+)
+
+
+@pytest.fixture
+def runs_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "runs"
+    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(folder))
+    monkeypatch.setenv("MNIST_DIR", str(MNIST_DIR))
+    monkeypatch.setenv(runs.TINY_RUN_ENV, "1")
+    monkeypatch.delenv(runs.MAX_RUNS_ENV, raising=False)
+    yield folder
+    runs.terminate_children(grace=2)  # whatever a failing test left running
+
+
+def open_page() -> AppTest:
+    """A fresh session on the MNIST page, entered through app.py's navigation as a user would."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=PAGE_TIMEOUT_S)
+    at.switch_page("pages/training.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def button(at: AppTest, label: str):
+    matches = [b for b in at.button if b.label == label]
+    assert matches, f"no {label!r} button; buttons: {[b.label for b in at.button]}"
+    return matches[0]
+
+
+def start_training(at: AppTest, epochs: int) -> None:
+    [epochs_input] = [n for n in at.number_input if n.label == "Epochs"]
+    epochs_input.set_value(epochs)
+    button(at, "Start training").click()
+    at.run()
+    assert not at.exception, at.exception
+
+
+def page_text(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.code]
+    parts += [e.value for e in (*at.error, *at.warning, *at.info)]
+    return "\n".join(str(p) for p in parts)
+
+
+def shown_status(at: AppTest, run_id: str) -> str | None:
+    """The status word the page shows next to the run's id (its line reads "Run `<id>`: <badge> <status>")."""
+    for markdown in at.markdown:
+        if f"Run `{run_id}`" in markdown.value:
+            return markdown.value.split()[-1]
+    return None
+
+
+def wait_for_status(at: AppTest, run_id: str, status: str, timeout: float = 90) -> None:
+    """Rerun the page (as its live fragment would) until it shows `status` for the run."""
+    deadline = time.monotonic() + timeout
+    while shown_status(at, run_id) != status:
+        assert time.monotonic() < deadline, f"no {status!r} after {timeout} s:\n{page_text(at)}"
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+
+
+def only_run(folder: Path) -> str:
+    [run_id] = runs.list_runs(folder)
+    return run_id
+
+
+def group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def history_row(at: AppTest, run_id: str) -> dict:
+    table = at.dataframe[-1].value
+    return table.set_index("run").loc[run_id].to_dict()
+
+
+@needs_mnist
+def test_a_tiny_run_trains_and_a_new_session_finds_it_with_its_accuracy(runs_folder):
+    at = open_page()
+    assert at.title[0].value == "MNIST training"
+    start_training(at, epochs=1)
+    run_id = only_run(runs_folder)
+    assert f"Run `{run_id}`" in page_text(at)
+
+    # A second tab (a new session) opened while it trains finds the same run.
+    second_tab = open_page()
+    assert shown_status(second_tab, run_id) in (runs.RUNNING, runs.DONE)
+
+    wait_for_status(at, run_id, runs.DONE)
+    epochs = [json.loads(line) for line in (runs_folder / run_id / "events.jsonl").read_text().splitlines()]
+    test_acc = [e["test_acc"] for e in epochs if e["event"] == "epoch"]
+    assert len(test_acc) == 1  # one epoch, as asked
+    assert history_row(at, run_id)["final test accuracy (%)"] == pytest.approx(test_acc[-1])
+    assert (runs_folder / run_id / "best.pt").is_file()
+
+    # After the run: a reload finds it, done, with the same accuracy in its history row.
+    reloaded = open_page()
+    assert shown_status(reloaded, run_id) == runs.DONE
+    assert history_row(reloaded, run_id)["final test accuracy (%)"] == pytest.approx(test_acc[-1])
+
+
+@needs_mnist
+def test_a_second_start_is_refused_and_stop_ends_the_run(runs_folder):
+    at = open_page()
+    start_training(at, epochs=50)  # long enough to still be running when the second tab clicks
+    run_id = only_run(runs_folder)
+    info = runs.read_run_info(run_id, runs_folder)
+
+    other_tab = open_page()
+    start_training(other_tab, epochs=1)
+    assert any("Not started" in w.value and "already running" in w.value for w in other_tab.warning)
+    assert runs.list_runs(runs_folder) == [run_id]  # no second trainer was launched
+
+    wait_for_status(at, run_id, runs.RUNNING)
+    button(at, "Stop").click()
+    at.run()
+    wait_for_status(at, run_id, runs.STOPPED)
+    assert not group_exists(info["pgid"])  # the trainer and anything it started are gone
+    assert not Path(f"/proc/{info['pid']}").exists()  # and reaped: no zombie
+    assert "Stop" not in [b.label for b in at.button]
+
+
+@needs_mnist
+def test_a_killed_trainer_shows_failed_with_its_last_lines(runs_folder):
+    at = open_page()
+    start_training(at, epochs=50)
+    run_id = only_run(runs_folder)
+    wait_for_status(at, run_id, runs.RUNNING)
+    events = runs_folder / run_id / "events.jsonl"
+    deadline = time.monotonic() + 60
+    while not events.exists() or '"event": "batch"' not in events.read_text():  # let it print something
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+    os.killpg(runs.read_run_info(run_id, runs_folder)["pgid"], signal.SIGKILL)  # as the OOM killer would
+    wait_for_status(at, run_id, runs.FAILED)
+    assert any("exited without finishing" in e.value for e in at.error)
+    assert "epoch 1/50 batch" in page_text(at)  # the last log lines are on the page
+
+
+@needs_mnist
+def test_a_corrupt_data_set_fails_with_the_trainers_error(runs_folder, tmp_path, monkeypatch):
+    broken = tmp_path / "broken-mnist"
+    broken.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):  # fmt: skip
+        (broken / name).write_bytes(b"not an IDX file at all")
+    monkeypatch.setenv("MNIST_DIR", str(broken))
+
+    at = open_page()
+    start_training(at, epochs=1)
+    wait_for_status(at, only_run(runs_folder), runs.FAILED)
+    assert any("Training failed" in e.value and "not an MNIST file" in e.value for e in at.error)
+
+
+def test_a_missing_data_set_says_where_to_put_the_files(runs_folder, tmp_path, monkeypatch):
+    empty = tmp_path / "no-mnist-here"
+    monkeypatch.setenv("MNIST_DIR", str(empty))
+    at = open_page()
+    [error] = at.error
+    assert str(empty) in error.value
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):  # fmt: skip
+        assert name in error.value
+    assert button(at, "Start training").disabled
+    assert runs.list_runs(runs_folder) == []
+
+
+def test_a_bad_run_id_in_the_address_is_refused_politely(runs_folder):
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=PAGE_TIMEOUT_S)
+    at.switch_page("pages/training.py")
+    at.query_params["run"] = "../../etc/passwd"
+    (runs_folder / runs.new_run_id()).mkdir(parents=True)  # a folder without run.json is not a run
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Ignoring the run in the address: not a run id" in w.value for w in at.warning)
+    # With no runs at all there is nothing to watch, and the bad id was never turned into a path.
+    assert not any("Run `" in m.value for m in at.markdown)
