@@ -21,11 +21,12 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import Reference, ScatterChart, Series
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.utils import column_index_from_string, get_column_letter, quote_sheetname
 from openpyxl.workbook.defined_name import DefinedName
 
 from backprop_core import ACTIVATIONS, COLUMNS, Config, ConfigError, build_network, sweep
 from backprop_core.config import WEIGHTS, check_lr, check_steps
+from backprop_core.engine import WEIGHT_LIMIT
 from backprop_core.expr import Sym
 from backprop_core.network import Network
 
@@ -33,27 +34,32 @@ MAX_EXPORT_LRS = 10  # sheets of one workbook
 MAX_EXPORT_STEPS = 5_000  # updates per sheet: 5,001 rows x 32 columns stays a file Excel opens quickly
 
 # Where things sit on a learning-rate sheet. Row 0 of the table is spreadsheet row FIRST_ROW.
-ETA_CELL = "B3"
-BIAS_CELLS = {"b1": "E3", "b2": "H3"}
-NOTE_CELL_ROW = 4
-HEADER_ROW = 5
+ETA_CELL = "B3"  # row 1: title, row 2: how to use the sheet, row 3: the inputs η, b1, b2
+BIAS_CELLS = {"b1": "E3", "b2": "H3"}  # b1, b2 are also cell names, so they are absolute references
+HEADER_ROW = 5  # row 4: a note when backprop_core reports the run as diverged
 FIRST_ROW = HEADER_ROW + 1
 LETTER = {name: get_column_letter(i + 1) for i, name in enumerate(COLUMNS)}  # t1 -> A ... dE_dw8 -> AE
 STEP_LETTER = get_column_letter(len(COLUMNS) + 1)  # AF: the step number, the charts' x axis
 ETA_NAME = "eta"  # a defined name scoped to each learning-rate sheet, so every sheet has its own η
 
 # A formula is printed once per column with these markers where row numbers go, then stamped onto
-# every row. 31 columns x 5,000 rows of tree printing would take seconds; a str.replace takes microseconds.
-THIS_ROW = "\x00"
-PREVIOUS_ROW = "\x01"
+# every row: 31 columns x 5,000 rows of tree printing would take seconds, a str.replace microseconds.
+# Braces never occur in these formulas, and the activations treat "I{r}" as one cell reference, as "I6".
+THIS_ROW = "{r}"
+PREVIOUS_ROW = "{p}"
 
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")  # the cells a student may change
 HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
 BOLD = Font(bold=True)
+TITLE = Font(bold=True, size=13)
 NOTE_FONT = Font(italic=True, color="9C0006")
-VALUE_FORMAT = "0.000000000"
-SMALL_FORMAT = "0.000000E+00"  # errors and gradients shrink by orders of magnitude
-SMALL_COLUMNS = {"E1", "E2", "E_total", *(f"dE_d{w}" for w in WEIGHTS)}
+ERROR_FORMAT = "0.000000E+00"  # the summary's errors span orders of magnitude
+COLUMN_WIDTH = 13  # fits "General": 0.5068745668 or 2.54680E-08
+
+# The table's cells keep Excel's "General" number format on purpose: it shows as many digits as the
+# column fits and turns to scientific notation as errors and gradients shrink, which no single fixed
+# format does for both a weight (0.15) and a late gradient (3e-9). A per-cell format would also make
+# openpyxl build a styled cell object for each of 190,000 cells and the export about 60% slower.
 
 
 def label(name: str) -> str:
@@ -62,6 +68,8 @@ def label(name: str) -> str:
         return f"∂E/∂{name[4:]}"
     if name.startswith("delta_"):
         return f"δ_{name[6:]}"
+    if name.startswith("next_"):
+        return f"new {name[5:]}"
     return "η" if name == "eta" else name
 
 
@@ -89,7 +97,7 @@ class LrSheet:
             return ""
         return (
             f"backprop_core reports η = {self.lr:g} as diverged at row {self.diverged_at}: its weights would "
-            f"pass 1e30 there, so the table stops at row {self.diverged_at - 1} (Excel would overflow)."
+            f"pass {WEIGHT_LIMIT:g} there, so the table stops at row {self.diverged_at - 1} (Excel would overflow)."
         )
 
 
@@ -136,12 +144,18 @@ def workbook_bytes(config: Config, lrs: Sequence[float], steps: int) -> bytes:
 # Learning-rate sheets
 
 
+def absolute(cell: str) -> str:
+    """B3 -> $B$3."""
+    letters = cell.rstrip("0123456789")
+    return f"${letters}${cell[len(letters) :]}"
+
+
 def fixed_reference(name: str) -> str | None:
     """η and the biases are single cells every row refers to; delta_o1 and friends have no cell (None)."""
     if name == "eta":
         return ETA_NAME
     if name in BIAS_CELLS:
-        return "$" + BIAS_CELLS[name][0] + "$" + BIAS_CELLS[name][1:]
+        return absolute(BIAS_CELLS[name])
     return None
 
 
@@ -189,69 +203,56 @@ def _styled(ws, value, *, number_format=None, fill=None, font=None, text=False) 
     return cell
 
 
-def write_lr_sheet(ws, config: Config, sheet: LrSheet) -> None:
-    act = config.activation
-    biases = "biases b1, b2 on" if config.biases else "no biases"
-    ws.freeze_panes = f"A{FIRST_ROW}"
-    for name, letter in LETTER.items():
-        ws.column_dimensions[letter].width = 15 if name in SMALL_COLUMNS else 13
-    ws.column_dimensions[STEP_LETTER].width = 7
-    ws.defined_names[ETA_NAME] = DefinedName(ETA_NAME, attr_text=f"{quote_sheetname(ws.title)}!$B$3")
+def _at(template: str, row: int) -> str:
+    """A row template stamped onto spreadsheet row `row` (its previous row is row - 1)."""
+    return template.replace(THIS_ROW, str(row)).replace(PREVIOUS_ROW, str(row - 1))
 
-    ws.append(
-        [
-            _styled(
-                ws,
-                f"Backprop Lab: the classroom network, learning rate η = {sheet.lr:g} ({act}, {biases})",
-                font=Font(bold=True, size=13),
-            )
-        ]
+
+def write_lr_sheet(ws, config: Config, sheet: LrSheet) -> None:
+    ws.freeze_panes = f"A{FIRST_ROW}"  # the header row stays in view
+    for letter in [*LETTER.values(), STEP_LETTER]:
+        ws.column_dimensions[letter].width = COLUMN_WIDTH
+    ws.defined_names[ETA_NAME] = DefinedName(
+        ETA_NAME, attr_text=f"{quote_sheetname(ws.title)}!{absolute(ETA_CELL)}"
     )
-    ws.append(
-        [
-            _styled(
-                ws,
-                "Yellow cells are the inputs: change η, a bias or any value in row 0 and the whole "
-                "sheet recomputes. Every other cell is a formula.",
-                text=True,
-            )
-        ]
+
+    biases = "biases b1, b2 on" if config.biases else "no biases"
+    title = (
+        f"Backprop Lab: the classroom network, learning rate η = {sheet.lr:g} ({config.activation}, {biases})"
     )
-    top = [_styled(ws, "η =", font=BOLD), _styled(ws, sheet.lr, fill=INPUT_FILL, font=BOLD)]
+    ws.append([_styled(ws, title, font=TITLE)])
+    hint = (
+        "Yellow cells are the inputs: change η, a bias or any value of row 0 and the whole sheet recomputes. "
+        "Every other cell is a formula."
+    )
+    ws.append([_styled(ws, hint, text=True)])
+    # Row 3: "η =" [η], and with biases "b1 =" [b1], "b2 =" [b2]; each label sits left of its input cell.
+    inputs = {"eta": (ETA_CELL, sheet.lr)}
     if config.biases:
-        top += [
-            None,
-            _styled(ws, "b1 =", font=BOLD),
-            _styled(ws, config.b1, fill=INPUT_FILL),
-            None,
-            _styled(ws, "b2 =", font=BOLD),
-            _styled(ws, config.b2, fill=INPUT_FILL),
-        ]
+        inputs |= {name: (cell, getattr(config, name)) for name, cell in BIAS_CELLS.items()}
+    top: list = [None] * max(column_index_from_string(cell[:-1]) for cell, _ in inputs.values())
+    for name, (cell, value) in inputs.items():
+        column = column_index_from_string(cell[:-1])
+        top[column - 2] = _styled(ws, f"{label(name)} =", font=BOLD)
+        top[column - 1] = _styled(ws, value, fill=INPUT_FILL, font=BOLD)
     ws.append(top)
     ws.append([_styled(ws, sheet.note(), font=NOTE_FONT, text=True)] if sheet.note() else [])
     header = [label(name) for name in COLUMNS] + ["step"]
     ws.append([_styled(ws, text, fill=HEADER_FILL, font=BOLD, text=True) for text in header])
 
     first, later = row_templates(config)
-    formats = [SMALL_FORMAT if name in SMALL_COLUMNS else VALUE_FORMAT for name in COLUMNS]
     values = config.values()
-    for step in range(sheet.rows):
+    row0 = [
+        _styled(ws, values[name], fill=INPUT_FILL) if template is None else _at(template, FIRST_ROW)
+        for name, template in zip(COLUMNS, first, strict=True)
+    ]
+    ws.append([*row0, 0])
+    for step in range(1, sheet.rows):
         row = FIRST_ROW + step
-        templates = first if step == 0 else later
-        cells = []
-        for name, template, number_format in zip(COLUMNS, templates, formats, strict=True):
-            if template is None:
-                cells.append(_styled(ws, values[name], number_format=number_format, fill=INPUT_FILL))
-            else:
-                formula = template.replace(THIS_ROW, str(row)).replace(PREVIOUS_ROW, str(row - 1))
-                cells.append(_styled(ws, formula, number_format=number_format))
-        cells.append(step)
-        ws.append(cells)
+        ws.append([*(_at(template, row) for template in later), step])
 
-    ws.add_chart(
-        error_chart([sheet], f"E_total, η = {sheet.lr:g}", log_scale=False),
-        f"{get_column_letter(len(COLUMNS) + 3)}{HEADER_ROW}",
-    )
+    chart = error_chart([sheet], f"E_total against step, η = {sheet.lr:g}", log_scale=False)
+    ws.add_chart(chart, f"{get_column_letter(len(COLUMNS) + 3)}{HEADER_ROW}")
 
 
 def error_chart(sheets: Sequence[LrSheet], title: str, log_scale: bool) -> ScatterChart:
@@ -293,7 +294,7 @@ def write_summary(ws, config: Config, steps: int, sheets: Sequence[LrSheet]) -> 
     for letter, width in zip("ABCDEF", (12, 14, 8, 18, 18, 70), strict=True):
         ws.column_dimensions[letter].width = width
     biases = f"biases on (b1 = {config.b1:g}, b2 = {config.b2:g})" if config.biases else "no biases"
-    ws.append([_styled(ws, "Backprop Lab: learning rates compared", font=Font(bold=True, size=13))])
+    ws.append([_styled(ws, "Backprop Lab: learning rates compared", font=TITLE)])
     ws.append(
         [
             _styled(
@@ -310,11 +311,11 @@ def write_summary(ws, config: Config, steps: int, sheets: Sequence[LrSheet]) -> 
     for sheet in sheets:
         ws.append(
             [
-                _styled(ws, f"={quote_sheetname(sheet.title)}!$B$3", number_format="General"),
+                _styled(ws, f"={quote_sheetname(sheet.title)}!{absolute(ETA_CELL)}", number_format="General"),
                 _styled(ws, sheet.title, text=True),
                 sheet.rows,
-                _styled(ws, f"={sheet.cell('E_total', FIRST_ROW)}", number_format=SMALL_FORMAT),
-                _styled(ws, f"={sheet.cell('E_total')}", number_format=SMALL_FORMAT),
+                _styled(ws, f"={sheet.cell('E_total', FIRST_ROW)}", number_format=ERROR_FORMAT),
+                _styled(ws, f"={sheet.cell('E_total')}", number_format=ERROR_FORMAT),
                 _styled(ws, sheet.note(), font=NOTE_FONT, text=True) if sheet.note() else None,
             ]
         )
@@ -336,7 +337,7 @@ def write_derivation(ws, config: Config) -> None:
             _styled(
                 ws,
                 f"How every column is computed: {config.activation} units, {biases}",
-                font=Font(bold=True, size=13),
+                font=TITLE,
             )
         ]
     )
@@ -354,9 +355,10 @@ def write_derivation(ws, config: Config) -> None:
     header = ["stage", "quantity", "formula", "written out in full", "why", "LaTeX"]
     ws.append([_styled(ws, text, fill=HEADER_FILL, font=BOLD, text=True) for text in header])
     wrap = Alignment(wrap_text=True, vertical="top")
+    inline = _symbol_or_inline(network)
     for formula in network.formulas:
-        short = plain_text(formula.expr.excel(act, _symbol, formulas))
-        full = plain_text(formula.expr.excel(act, _symbol_or_inline(network), formulas))
+        short = plain_text(formula.expr.excel(act, label, formulas))
+        full = plain_text(formula.expr.excel(act, inline, formulas)) if formula.stage == "backward" else short
         cells = [
             formula.stage,
             label(formula.name),
@@ -369,10 +371,6 @@ def write_derivation(ws, config: Config) -> None:
         for cell in row:
             cell.alignment = wrap
         ws.append(row)
-
-
-def _symbol(name: str) -> str:
-    return label(name)
 
 
 def _symbol_or_inline(network: Network) -> Callable[[str], str | None]:
