@@ -1,0 +1,63 @@
+"""The "Check a worksheet" page, driven as a user drives it: upload a file, read the report."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from backprop_core import Config
+from exports.xlsx import workbook_bytes
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "checker.py")
+SHEETS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "student-sheets"
+VARUN = SHEETS / "erav1-varun-senthilnathan.xlsx"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def upload(name: str, data: bytes) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    assert not at.exception
+    at.file_uploader[0].set_value((name, data, XLSX))
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_page_asks_for_an_xlsx_upload_and_shows_nothing_else_yet():
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert at.file_uploader[0].allowed_type == [".xlsx"]
+    assert not at.dataframe and not at.error
+
+
+@pytest.mark.skipif(not VARUN.is_file(), reason="../shared/data/student-sheets is not beside the repo")
+def test_a_student_sheet_with_mistakes_gets_a_table_of_wrong_cells_and_its_curves():
+    at = upload(VARUN.name, VARUN.read_bytes())
+    assert any("4 mistake(s) in 2 of 2 sheet(s)" in e.value for e in at.error)
+    tables = [d.value for d in at.dataframe]
+    assert len(tables) == 2  # Sheet1 and Experiment; Sheet3 holds no table
+    first = tables[0]
+    assert list(first["first wrong cell"]) == ["Sheet1!Z33", "Sheet1!AA33"]
+    assert list(first["column"]) == ["∂E/∂w3", "∂E/∂w4"]
+    assert all("a_h1" in hint and "a_h2" in hint for hint in first["hint"])
+    assert any("not recognised" in i.value.lower() for i in at.info)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2
+
+
+def test_a_correct_workbook_is_reported_clean():
+    at = upload("export.xlsx", workbook_bytes(Config(), [0.5], 3))
+    assert any("No mistake in 1 sheet(s)" in s.value for s in at.success)
+    assert not at.dataframe
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [(b"t1,t2\n0.5,0.5\n", "not an .xlsx"), (b"PK\x03\x04" + b"\x00" * 64, "corrupt zip")],
+)
+def test_a_bad_upload_gets_a_clear_message_and_no_traceback(data, message):
+    at = upload("bad.xlsx", data)
+    assert len(at.error) == 1 and message in at.error[0].value
+    assert not at.exception
