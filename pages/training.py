@@ -17,12 +17,7 @@ from training.mnist import DEFAULT_LR
 from training.models import DEFAULT_MODEL, MODELS, count_parameters, summary
 
 REFRESH_S = 1.0  # how often the live view polls a running trainer
-STATUS_BADGES = {
-    runs.RUNNING: "🟢 running",
-    runs.DONE: "✅ done",
-    runs.FAILED: "❌ failed",
-    runs.STOPPED: "⏹️ stopped",
-}
+STATUS_COLORS = {runs.RUNNING: "blue", runs.DONE: "green", runs.FAILED: "red", runs.STOPPED: "orange"}
 
 
 @st.cache_data(show_spinner=False)
@@ -41,7 +36,7 @@ def gpu_name() -> str | None:
 def choose_config(data_dir) -> runs.TrainConfig:
     """The settings widgets; returns what the user chose."""
     gpu = gpu_name()
-    model_col, epochs_col, batch_col, lr_col, device_col = st.columns([2, 1, 1, 1, 2])
+    model_col, epochs_col, batch_col, lr_col, device_col = st.columns([2, 1, 1, 1.2, 2])
     model = model_col.selectbox(
         "Model",
         list(MODELS),
@@ -56,7 +51,7 @@ def choose_config(data_dir) -> runs.TrainConfig:
         min_value=1e-5,
         max_value=10.0,
         value=DEFAULT_LR[model],
-        format="%.4f",
+        format="%.3f",
         key=f"lr-{model}",
     )
     device_labels = {"auto": f"auto ({'CUDA' if gpu else 'CPU'})", "cpu": "CPU", "cuda": "CUDA"}
@@ -166,7 +161,7 @@ def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "–"
     minutes, seconds = divmod(int(round(seconds)), 60)
-    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+    return f"{minutes}:{seconds:02d}"  # m:ss, short enough for a metric
 
 
 def live_view(run_id: str) -> None:
@@ -177,7 +172,7 @@ def live_view(run_id: str) -> None:
     config = runs.read_run_info(run_id).get("config", {})
     total_epochs = int(config.get("epochs", 1))
 
-    st.markdown(f"**Run `{run_id}`**: {STATUS_BADGES[status]}")
+    st.markdown(f"**Run `{run_id}`**: :{STATUS_COLORS[status]}[**{status}**]")
     epoch = progress.current_epoch()
     batch = progress.last_batch or {}
     text = f"Epoch {max(epoch, 1)} of {total_epochs}"
@@ -190,25 +185,21 @@ def live_view(run_id: str) -> None:
     cols = st.columns(4)
     cols[0].metric("Images/s", f"{speed:,.0f}" if speed else "–")
     eta = progress.eta_s(total_epochs, int(config.get("batch_size", 1))) if status == runs.RUNNING else None
-    cols[1].metric("ETA", format_seconds(eta))
+    cols[1].metric("ETA (m:ss)", format_seconds(eta))
     cols[2].metric("Test accuracy", f"{accuracies[-1]:.2f} %" if accuracies else "–")
     cols[3].metric("Device", str(start_event.get("device", "–")))
 
     if status == runs.FAILED:
         error = (progress.end or {}).get("error")
         st.error(f"Training failed{': ' + error if error else ' (the trainer exited without finishing)'}.")
-        st.code(runs.failure_lines(run_id) or "(no output)", language="text")
     elif status == runs.STOPPED:
         st.info("Stopped on request. The best checkpoint so far is kept.")
 
     left, right = st.columns(2)
     left.plotly_chart(loss_chart(progress), key=f"loss-{run_id}")
     right.plotly_chart(accuracy_chart({run_id: progress.epochs}), key=f"acc-{run_id}")
-    st.caption("Log (last lines of stdout.log)")
-    st.code(
-        runs.tail_text(runs.run_dir(run_id) / "stdout.log", lines=20) or "(waiting for output)",
-        language="text",
-    )
+    st.caption("Log: the last lines of stdout.log")
+    st.code(runs.log_tail(run_id) or "(waiting for output)", language="text", wrap_lines=True)
 
     # When a run ends, redraw the whole page once: the history, the Stop button and the poll rate change.
     seen_running = st.session_state.setdefault("seen_running", set())
@@ -243,7 +234,7 @@ def history(ids: list[str]) -> list[runs.RunSummary]:
     table = pd.DataFrame(
         {
             "run": [r.id for r in rows],
-            "status": [STATUS_BADGES[r.status] for r in rows],
+            "status": [r.status for r in rows],
             "model": [r.model for r in rows],
             "epochs": [f"{r.epochs_done} / {r.epochs}" for r in rows],
             "final test accuracy (%)": [r.final_test_acc for r in rows],

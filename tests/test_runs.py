@@ -219,7 +219,7 @@ def test_stop_sigkills_after_the_grace_period(root, stand_in):
 def test_a_crashing_trainer_is_failed_with_its_last_lines(root, stand_in):
     run_id = runs.start_run(runs.TrainConfig(), root, trainer=stand_in("crash"))
     assert wait_until_finished(run_id, root) == runs.FAILED
-    assert "RuntimeError: stand-in crashed on purpose" in runs.failure_lines(run_id, root)
+    assert "RuntimeError: stand-in crashed on purpose" in runs.log_tail(run_id, root)
     assert runs.summarize(run_id, root).status == runs.FAILED
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -68,10 +69,11 @@ def page_text(at: AppTest) -> str:
 
 
 def shown_status(at: AppTest, run_id: str) -> str | None:
-    """The status word the page shows next to the run's id (its line reads "Run `<id>`: <badge> <status>")."""
+    """The status word the page shows beside the run's id: "**Run `<id>`**: :color[**<status>**]"."""
     for markdown in at.markdown:
         if f"Run `{run_id}`" in markdown.value:
-            return markdown.value.split()[-1]
+            found = re.search(r"\[\*\*(\w+)\*\*\]", markdown.value)
+            return found and found.group(1)
     return None
 
 

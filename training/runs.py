@@ -571,6 +571,6 @@ def summarize(run_id: str, root: Path | None = None) -> RunSummary:
     return summary
 
 
-def failure_lines(run_id: str, root: Path | None = None, lines: int = 20) -> str:
-    """The last lines of a run's output: what a user reads to see why it failed."""
+def log_tail(run_id: str, root: Path | None = None, lines: int = 20) -> str:
+    """The last lines of a run's stdout.log: progress while it runs, the error when it failed."""
     return tail_text(run_dir(run_id, root) / "stdout.log", lines=lines)
