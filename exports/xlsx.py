@@ -50,6 +50,7 @@ PREVIOUS_ROW = "{p}"
 
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")  # the cells a student may change
 HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
+CENTRED = Alignment(horizontal="center")
 BOLD = Font(bold=True)
 TITLE = Font(bold=True, size=13)
 NOTE_FONT = Font(italic=True, color="9C0006")
@@ -144,6 +145,15 @@ def workbook_bytes(config: Config, lrs: Sequence[float], steps: int) -> bytes:
 # Learning-rate sheets
 
 
+def print_setup(ws, title_row: int | None = None) -> None:
+    """Landscape, one page wide, the header repeated on every page: the sheet is handed in printed too."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0  # 0: as many pages tall as needed
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    if title_row is not None:
+        ws.print_title_rows = f"{title_row}:{title_row}"
+
+
 def absolute(cell: str) -> str:
     """B3 -> $B$3."""
     letters = cell.rstrip("0123456789")
@@ -190,7 +200,9 @@ def row_templates(config: Config) -> tuple[list[str | None], list[str]]:
     return first, later
 
 
-def _styled(ws, value, *, number_format=None, fill=None, font=None, text=False) -> WriteOnlyCell:
+def _styled(
+    ws, value, *, number_format=None, fill=None, font=None, alignment=None, text=False
+) -> WriteOnlyCell:
     cell = WriteOnlyCell(ws, value)
     if text:
         cell.data_type = "s"  # a label that starts with "=" must stay text, never become a formula
@@ -200,6 +212,8 @@ def _styled(ws, value, *, number_format=None, fill=None, font=None, text=False) 
         cell.fill = fill
     if font:
         cell.font = font
+    if alignment:
+        cell.alignment = alignment
     return cell
 
 
@@ -210,6 +224,7 @@ def _at(template: str, row: int) -> str:
 
 def write_lr_sheet(ws, config: Config, sheet: LrSheet) -> None:
     ws.freeze_panes = f"A{FIRST_ROW}"  # the header row stays in view
+    print_setup(ws, HEADER_ROW)
     for letter in [*LETTER.values(), STEP_LETTER]:
         ws.column_dimensions[letter].width = COLUMN_WIDTH
     ws.defined_names[ETA_NAME] = DefinedName(
@@ -238,7 +253,9 @@ def write_lr_sheet(ws, config: Config, sheet: LrSheet) -> None:
     ws.append(top)
     ws.append([_styled(ws, sheet.note(), font=NOTE_FONT, text=True)] if sheet.note() else [])
     header = [label(name) for name in COLUMNS] + ["step"]
-    ws.append([_styled(ws, text, fill=HEADER_FILL, font=BOLD, text=True) for text in header])
+    ws.append(
+        [_styled(ws, text, fill=HEADER_FILL, font=BOLD, text=True, alignment=CENTRED) for text in header]
+    )
 
     first, later = row_templates(config)
     values = config.values()
@@ -252,6 +269,7 @@ def write_lr_sheet(ws, config: Config, sheet: LrSheet) -> None:
         ws.append([*(_at(template, row) for template in later), step])
 
     chart = error_chart([sheet], f"E_total against step, η = {sheet.lr:g}", log_scale=False)
+    chart.legend = None  # one line: the title names it
     ws.add_chart(chart, f"{get_column_letter(len(COLUMNS) + 3)}{HEADER_ROW}")
 
 
@@ -291,6 +309,7 @@ class _SheetRef:
 
 
 def write_summary(ws, config: Config, steps: int, sheets: Sequence[LrSheet]) -> None:
+    print_setup(ws)
     for letter, width in zip("ABCDEF", (12, 14, 8, 18, 18, 70), strict=True):
         ws.column_dimensions[letter].width = width
     biases = f"biases on (b1 = {config.b1:g}, b2 = {config.b2:g})" if config.biases else "no biases"
@@ -328,9 +347,10 @@ def write_derivation(ws, config: Config) -> None:
     network = build_network(config.biases)
     act = ACTIVATIONS[config.activation]
     formulas = network.by_name()
-    for letter, width in zip("ABCDEF", (10, 11, 44, 70, 80, 60), strict=True):
+    for letter, width in zip("ABCDEF", (10, 11, 30, 70, 80, 60), strict=True):
         ws.column_dimensions[letter].width = width
     ws.freeze_panes = "A5"
+    print_setup(ws, 4)
     biases = "with biases b1 (hidden) and b2 (outputs)" if config.biases else "without biases"
     ws.append(
         [
@@ -346,8 +366,8 @@ def write_derivation(ws, config: Config) -> None:
         [
             _styled(
                 ws,
-                "Printed from backprop_core.network, the same formulas the learning-rate sheets' "
-                "cells use. E = ½(t1 − a_o1)² + ½(t2 − a_o2)²; each update is w ← w − η·∂E/∂w.",
+                "Printed from backprop_core.network, the formula trees every cell of the learning-rate sheets is "
+                "printed from. 'written out in full' inlines δ and ∂E/∂a_h the way those cells do.",
                 text=True,
             )
         ]
@@ -367,10 +387,7 @@ def write_derivation(ws, config: Config) -> None:
             formula.why,
             formula.expr.latex(act),
         ]
-        row = [_styled(ws, text, text=True) for text in cells]
-        for cell in row:
-            cell.alignment = wrap
-        ws.append(row)
+        ws.append([_styled(ws, text, alignment=wrap, text=True) for text in cells])
 
 
 def _symbol_or_inline(network: Network) -> Callable[[str], str | None]:
