@@ -14,10 +14,10 @@ MAX_POINTS = 2000  # per curve sent to the browser; longer runs are thinned (the
 
 # Plain labels for Sweep statuses: what a student should take from each.
 STATUS_LABELS = {
-    "converged": "✅ converged: reached the target error",
-    "still falling": "⏳ still falling: not at the target yet",
-    "saturated": "⏸️ stuck: the gradient vanished (saturated units)",
-    "diverged": "💥 diverged: the error grew or the weights blew up",
+    "converged": "converged: reached the target error",
+    "still falling": "still falling: not at the target yet",
+    "saturated": "stuck: the gradient vanished (saturated units)",
+    "diverged": "diverged: the error grew or the weights blew up",
 }
 
 

@@ -7,6 +7,8 @@
 
 The drawing has a fixed minimum width so that its labels stay legible; on a phone it scrolls sideways
 inside its box instead of shrinking. The same numbers are also given as a table by the page.
+Pages show it with st.markdown(..., unsafe_allow_html=True): st.html's sanitiser drops inline SVG.
+Every piece of text in it is escaped; nothing comes from a user except numbers.
 """
 
 from __future__ import annotations
@@ -95,6 +97,10 @@ def network_svg(values: Mapping[str, float], caption: str = "") -> str:
         parts.append(
             _text(ERROR_X, y + 18, f"E{index} = {number(values[f'E{index}'], DIGITS)}", "name", "start")
         )
+    if "b1" in values:  # biases on: each feeds both units of its layer
+        below = BOTTOM + BOX_H / 2 + 24
+        parts.append(_text(HIDDEN_X, below, f"+ b1 = {number(values['b1'], DIGITS)} (both)"))
+        parts.append(_text(OUTPUT_X, below, f"+ b2 = {number(values['b2'], DIGITS)} (both)"))
     parts.append(
         _text(WIDTH - 20, HEIGHT - 22, f"E_total = E1 + E2 = {number(values['E_total'])}", "total", "end")
     )

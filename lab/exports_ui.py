@@ -36,7 +36,7 @@ def xlsx_button(config: Config, lrs: tuple[float, ...], steps: int, key: str = "
             st.session_state[ready_key] = (signature, _workbook(*signature))
         except ValueError as error:  # ConfigError is a ValueError: a one-line message for the student
             st.session_state.pop(ready_key, None)
-            st.error(f"Cannot export this setup: {error}", icon="⚠️")
+            st.error(f"Cannot export this setup: {error}", icon=":material/warning:")
     ready = st.session_state.get(ready_key)
     if ready and ready[0] == signature:
         st.download_button(
@@ -45,5 +45,5 @@ def xlsx_button(config: Config, lrs: tuple[float, ...], steps: int, key: str = "
             file_name=f"backprop-{config.activation}-{steps}-steps.xlsx",
             mime=XLSX_MIME,
             key=f"{key}_download",
-            icon="⬇️",
+            icon=":material/download:",
         )

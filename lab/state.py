@@ -195,7 +195,7 @@ def show_link_messages(setup: Setup) -> None:
     loaded, messages = st.session_state.get(LINK_MESSAGES_KEY, (None, []))
     if messages and loaded == setup:
         for message in messages:
-            st.warning(message, icon="🔗")
+            st.warning(message, icon=":material/link:")
 
 
 def field_key(name: str) -> str:
@@ -232,7 +232,7 @@ class _Form:
         try:
             return parse(text)
         except ConfigError as error:
-            container.error(f"{error}. Still using {_describe(fallback)}.", icon="⚠️")
+            container.error(f"{error}. Still using {_describe(fallback)}.", icon=":material/warning:")
             self.errors.append(label)
             return fallback
 
@@ -312,7 +312,7 @@ def sidebar() -> Setup:
     if form.errors:
         st.error(
             f"Check {', '.join(form.errors)} in the sidebar: the last good value is used until it is fixed.",
-            icon="⚠️",
+            icon=":material/warning:",
         )
     return new
 

@@ -18,7 +18,7 @@ def run_message(frame: pd.DataFrame) -> None:
             f"**Diverged.** With η = {learning_rate(frame.attrs['lr'])} the weights blew up (past ±1e30) "
             f"at update {diverged_at}, so the table stops at step {diverged_at - 1}. "
             "Try a smaller learning rate.",
-            icon="💥",
+            icon=":material/error:",
         )
 
 
@@ -33,15 +33,13 @@ def viewed_row(setup: Setup) -> tuple[Setup, pd.DataFrame, dict[str, float]]:
 
 
 def error_metrics(frame: pd.DataFrame, step: int) -> None:
-    """E_total now, at the start and after the last step, as three metrics."""
+    """E_total at the viewed step (with its change since step 0) and after the last step."""
     first, now, last = (float(frame["E_total"].iloc[i]) for i in (0, step, -1))
-    a, b, c = st.columns(3)
-    a.metric(
+    viewed, final = st.columns(2)
+    viewed.metric(
         f"E_total at step {step}",
         number(now),
-        delta=number(now - first) if step else None,
+        delta=f"{number(now - first)} since step 0" if step else None,
         delta_color="inverse",
-        help="The delta is the change since step 0.",
     )
-    b.metric("E_total at step 0", number(first))
-    c.metric(f"E_total at step {len(frame) - 1} (last)", number(last))
+    final.metric(f"E_total at step {len(frame) - 1} (the last)", number(last))

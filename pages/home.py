@@ -15,11 +15,8 @@ st.markdown(
     "network's values at that point of training; change the numbers in the sidebar."
 )
 setup, frame, values = views.viewed_row(setup)
-st.html(
-    network_svg(
-        values, caption=f"Step {setup.step} · η = {learning_rate(setup.lr)} · {setup.config.activation}"
-    )
-)
+caption = f"Step {setup.step} · η = {learning_rate(setup.lr)} · {setup.config.activation}"
+st.markdown(network_svg(values, caption), unsafe_allow_html=True)  # st.html would strip the SVG
 views.error_metrics(frame, setup.step)
 
 with st.expander("The same values as a table", expanded=False):

@@ -24,7 +24,7 @@ text = st.text_input(
 try:
     lrs = state.parse_lrs(text)
 except ConfigError as error:
-    st.error(f"{error}. Still showing {state.show_lrs(setup.lrs)}.", icon="⚠️")
+    st.error(f"{error}. Still showing {state.show_lrs(setup.lrs)}.", icon=":material/warning:")
     lrs = setup.lrs
 if lrs != setup.lrs:
     setup = replace(setup, lrs=lrs)
@@ -35,7 +35,7 @@ config = compute.key(setup.config)
 try:
     result = compute.sweep(config, lrs, setup.steps)
 except ConfigError as error:
-    st.error(str(error), icon="⚠️")
+    st.error(str(error), icon=":material/warning:")
     st.stop()
 
 st.plotly_chart(charts.error_curves(result, log_y), config={"displaylogo": False})

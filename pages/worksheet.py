@@ -34,6 +34,6 @@ st.download_button(
     data=worksheet.csv_bytes(frame),
     file_name=f"backprop-lr-{learning_rate(setup.lr)}-{setup.steps}-steps.csv",
     mime="text/csv",
-    icon="⬇️",
+    icon=":material/download:",
 )
 exports_ui.xlsx_button(setup.config, (setup.lr,), setup.steps, key="worksheet_xlsx")

@@ -1,0 +1,147 @@
+"""The app in headless Chromium, started with `streamlit run app.py` as a user would.
+
+Visits every page, changes the learning rate, checks a phone-width layout, and refreshes
+docs/screenshot.png (the README's picture) from the Step-through page.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import pytest
+
+from tests.streamlit_server import REPO, streamlit_server
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"needs Debian's chromium at {CHROMIUM}"),
+]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+TIMEOUT_MS = 60_000  # a cold page on a shared 2-core machine
+
+# (url path, a heading the page shows once it has rendered)
+PAGES = [
+    ("", "The 2-2-2 network"),
+    ("step_through", "Step through one update"),
+    ("worksheet", "The worksheet"),
+    ("learning_rate", "How the learning rate changes training"),
+    ("checker", None),
+    ("training", None),
+]
+
+
+def sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")  # the MNIST page lists runs; keep them out of the repo
+    with streamlit_server(env={"BACKPROP_LAB_RUNS": str(runs)}) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+QUIET = """() => document.querySelector('[data-testid="stMainBlockContainer"] [data-testid="stElementContainer"]')
+    && !document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]')"""
+
+
+def settle(page) -> None:
+    """Wait until Streamlit has run the script and drawn every element: the page has content, its
+    'running' widget is gone and no placeholder (skeleton) is left for a widget still loading.
+    Checked twice, apart, because a rerun (e.g. after the URL is written) can start just after."""
+    for _ in range(2):
+        page.wait_for_function(QUIET, timeout=TIMEOUT_MS)
+        page.wait_for_timeout(500)
+
+
+def assert_no_error_text(page, where: str) -> None:
+    text = page.inner_text("body")
+    assert "Traceback" not in text, f"{where}: a traceback is shown"
+    assert page.locator('[data-testid="stException"]').count() == 0, f"{where}: an exception box is shown"
+
+
+def open_page(context, base_url: str, path: str, heading: str | None, query: str = ""):
+    page = context.new_page()
+    page.goto(f"{base_url}/{path}{query}", timeout=TIMEOUT_MS)
+    if heading:
+        page.get_by_role("heading", name=heading).wait_for(timeout=TIMEOUT_MS)
+    settle(page)
+    return page
+
+
+def test_every_page_renders_and_the_lr_changes_the_numbers(server, browser, tmp_path):
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        for path, heading in PAGES:
+            page = open_page(context, server, path, heading)
+            assert_no_error_text(page, path or "home")
+            page.screenshot(path=str(tmp_path / f"{path or 'home'}.png"), full_page=True)
+            page.close()
+
+        page = open_page(context, server, "step_through", "Step through one update")
+        field = page.get_by_role("textbox", name="Learning rate η", exact=True)
+        field.fill("0.5")
+        field.press("Enter")
+        page.wait_for_url("**lr=0.5**", timeout=TIMEOUT_MS)
+        settle(page)
+        page.get_by_role("tab", name="Next forward").click()
+        # w1's update at η = 0.5 with the classroom values, recomputed here from the chain rule by hand.
+        h1, h2 = 0.15 * 0.05 + 0.2 * 0.1, 0.25 * 0.05 + 0.3 * 0.1
+        a_h1, a_h2 = sigmoid(h1), sigmoid(h2)
+        a_o1, a_o2 = sigmoid(0.4 * a_h1 + 0.45 * a_h2), sigmoid(0.5 * a_h1 + 0.55 * a_h2)
+        delta_h1 = ((a_o1 - 0.5) * a_o1 * (1 - a_o1) * 0.4 + (a_o2 - 0.5) * a_o2 * (1 - a_o2) * 0.5) * (
+            a_h1 * (1 - a_h1)
+        )
+        new_w1 = 0.15 - 0.5 * delta_h1 * 0.05
+        page.get_by_text(f"{new_w1:.10g}").first.wait_for(timeout=TIMEOUT_MS)
+        assert_no_error_text(page, "step_through after changing the LR")
+        page.screenshot(path=str(tmp_path / "step_through_lr_0.5.png"), full_page=False)
+        page.close()
+
+        page = open_page(context, server, "step_through", "Step through one update", "?step=3&lr=1")
+        page.screenshot(path=str(REPO / "docs" / "screenshot.png"), full_page=False)
+        page.close()
+        page = open_page(context, server, "learning_rate", "How the learning rate changes training")
+        page.wait_for_selector(".js-plotly-plot", timeout=TIMEOUT_MS)
+        page.screenshot(path=str(REPO / "docs" / "learning_rate.png"), full_page=False)
+        page.close()
+    finally:
+        context.close()
+
+
+def test_a_phone_width_screen_shows_the_step_through_page(server, browser, tmp_path):
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        page = open_page(context, server, "step_through", "Step through one update")
+        assert_no_error_text(page, "step_through on a phone")
+        # The page itself must not scroll sideways: wide content (formulas, tables) scrolls in its own box.
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"the page is {overflow}px wider than a {PHONE['width']}px screen"
+        page.screenshot(path=str(tmp_path / "phone.png"), full_page=False)
+        page.screenshot(path=str(REPO / "docs" / "phone.png"), full_page=False)
+        page.close()
+    finally:
+        context.close()
