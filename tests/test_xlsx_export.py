@@ -221,6 +221,7 @@ def _scenarios() -> dict[str, tuple[bytes, Config, list[float], int]]:
             cases[_activation_case(activation, biases)] = (config, [ACTIVATION_LR], ACTIVATION_STEPS)
     cases["diverged"] = (Config(activation="linear"), [0.1, 1e6], 50)
     cases["live"] = (LIVE_CONFIG, [0.5], LIVE_STEPS)
+    cases["stale"] = (Config(), [0.5], 3)
     return {name: (workbook_bytes(c, lrs, steps), c, lrs, steps) for name, (c, lrs, steps) in cases.items()}
 
 
@@ -233,6 +234,19 @@ def _edit_like_a_student(data: bytes, path: Path) -> None:
     ws[f"{LETTER['w6']}{FIRST_ROW}"] = LIVE_EDIT["w6"]
     ws[BIAS_CELLS["b1"]] = LIVE_EDIT["b1"]
     book.save(path)
+
+
+def _with_stale_values(data: bytes, path: Path) -> None:
+    """The workbook with a wrong cached value (999) behind every formula, like a file saved before an edit."""
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as source,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for item in source.infolist():
+            part = source.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                part = part.replace(b"</f>", b"</f><v>999</v>")
+            target.writestr(item, part)
 
 
 @pytest.fixture(scope="module")
@@ -248,6 +262,8 @@ def recalculated(tmp_path_factory):
         path = exported / f"{name}.xlsx"
         if name == "live":
             _edit_like_a_student(data, path)
+        elif name == "stale":
+            _with_stale_values(data, path)
         else:
             path.write_bytes(data)
         paths.append(path)
@@ -342,3 +358,10 @@ def test_diverged_learning_rate_stops_at_the_engines_last_finite_row(recalculate
     assert f"diverged at row {k}" in note
     assert f"diverged at row {k}" in values_book["Summary"]["F6"].value
     assert values_book["Summary"]["F5"].value is None  # the healthy learning rate has no note
+
+
+@requires_soffice
+def test_recalculation_ignores_stale_cached_values(recalculated):
+    """recalc.py makes LibreOffice recompute every formula, not trust the values a file carries."""
+    formulas_book, values_book = recalculated["stale"]
+    assert check_against_engine(formulas_book, values_book, Config(), [0.5], 3) > 100
