@@ -9,6 +9,10 @@ same row within
 (relative 1e-12, with an absolute floor of 1e-15 for values near 0; LibreOffice stores 15 significant
 digits, about 5e-15 relative). All workbooks are recalculated in one soffice run, since each start costs
 seconds.
+
+Measured beyond these cases: at η = 2 after about 500 steps o1 and o2 fall to ~1e-15, the cancellation
+of two terms near 0.3, and there LibreOffice's and numpy's roundings differ by up to 6.5e-15 absolute;
+every other column of a 1,000-step sheet still agrees to the bound above.
 """
 
 from __future__ import annotations
@@ -189,6 +193,14 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not list(tmp_path.iterdir())  # nothing written, no half file left behind
+
+
+def test_recalc_says_when_soffice_is_missing(tmp_path, monkeypatch):
+    (tmp_path / "a.xlsx").write_bytes(workbook_bytes(Config(), [0.5], 1))
+    (tmp_path / "out").mkdir()
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(RecalcError, match="soffice .* not installed"):
+        recalculate_many([tmp_path / "a.xlsx"], tmp_path / "out")
 
 
 def test_recalc_refuses_what_it_cannot_do(tmp_path):
