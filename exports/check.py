@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import re
 import warnings
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ import openpyxl
 from openpyxl.formula.tokenizer import Token, Tokenizer
 from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 
-from backprop_core import ACTIVATIONS, COLUMNS, Config, ConfigError, build_network, run_steps
+from backprop_core import ACTIVATIONS, COLUMNS, Config, ConfigError, build_network, sweep
 from backprop_core.activations import Activation
 from backprop_core.config import INPUTS, MAX_STEPS, TARGETS, WEIGHTS, check_lr
 
@@ -58,7 +59,7 @@ PERTURBED_ETA = 0.7
 
 # Without cached values (a file written by a program that does not calculate), the values check
 # evaluates the formulas itself; that costs about 1 ms a cell, so it stops after this many rows.
-MAX_EVALUATED_ROWS = 120
+MAX_EVALUATED_ROWS = 50
 
 LEAVES = INPUTS + TARGETS + WEIGHTS
 REQUIRED = (*LEAVES, "E_total")  # a header row must name these to be an iteration table
@@ -108,6 +109,7 @@ class SheetReport:
     activation: str = "sigmoid"
     missing_columns: tuple[str, ...] = ()
     errors: list[float] = field(default_factory=list)  # the sheet's own E_total, row by row
+    start: Config | None = None  # the sheet's first row as a Config (for the correct curve)
     expected_errors: list[float] = field(
         default_factory=list
     )  # backprop_core's, from the sheet's row 0 and η
@@ -312,36 +314,59 @@ def _placeholder(i: int, ref: Ref) -> str:
 
 
 class Workbook:
-    """The student's workbook, read twice: formulas, and the values Excel cached when it saved."""
+    """The student's workbook, read twice: the values Excel cached when it saved, and the formulas.
+
+    Reading is most of a check's time, so both are read in openpyxl's streaming read-only mode: the
+    values once, whole; the formulas only as far down a sheet as the check needs (the first rows, and
+    the rows of wrong cells). Excel tables (structured references) need the full reader, which is the
+    only one that exposes ws.tables.
+    """
 
     def __init__(self, data: bytes):
         try:
             self.warnings = check_upload(data)
         except UnsafeWorkbook as error:
             raise WorkbookError(str(error)) from None
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            has_tables = any(n.lower().startswith("xl/tables/") for n in archive.namelist())
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # openpyxl warns about data validation, headers, ...
-                self.formulas = openpyxl.load_workbook(io.BytesIO(data), data_only=False, keep_links=False)
-                self.cached = openpyxl.load_workbook(io.BytesIO(data), data_only=True, keep_links=False)
+                cached = openpyxl.load_workbook(
+                    io.BytesIO(data), read_only=True, data_only=True, keep_links=False
+                )
+                self.values = {ws.title: list(ws.iter_rows(values_only=True)) for ws in cached.worksheets}
+                self.formulas = openpyxl.load_workbook(
+                    io.BytesIO(data), read_only=not has_tables, data_only=False, keep_links=False
+                )
         except Exception as error:  # openpyxl raises many kinds on a damaged file
             message = " ".join(str(error).split())[:200] or type(error).__name__
             raise WorkbookError(f"openpyxl cannot read the workbook: {message}") from None
-        self.tables = excel_tables(self.formulas)
-        # openpyxl computes max_row/max_column by scanning every cell: look them up once.
-        self._size = {ws.title: (ws.max_row, ws.max_column) for ws in self.formulas.worksheets}
+        self.sheetnames = [ws.title for ws in self.formulas.worksheets]
+        self.tables = excel_tables(self.formulas) if has_tables else []
+        self._formula_rows: dict[str, list[tuple]] = {}  # the rows read so far, from row 1
+        self._complete: set[str] = set()  # sheets whose formulas were read to the end
         self._parsed: dict[tuple[str, int, int], Parsed | None] = {}
 
     def raw(self, sheet: str, row: int, col: int):
-        value = self.formulas[sheet].cell(row, col).value if self._inside(sheet, row, col) else None
+        """What the cell holds: a formula's text, a number, a string, or None."""
+        rows = self._formula_rows_to(sheet, row)
+        value = rows[row - 1][col - 1] if row <= len(rows) and col <= len(rows[row - 1]) else None
         return getattr(value, "text", value)  # an ArrayFormula holds its text in .text
 
     def cached_value(self, sheet: str, row: int, col: int):
-        return self.cached[sheet].cell(row, col).value if self._inside(sheet, row, col) else None
+        rows = self.values.get(sheet, [])
+        return rows[row - 1][col - 1] if 1 <= row <= len(rows) and 1 <= col <= len(rows[row - 1]) else None
 
-    def _inside(self, sheet: str, row: int, col: int) -> bool:
-        rows, cols = self._size.get(sheet, (0, 0))
-        return 1 <= row <= rows and 1 <= col <= cols
+    def _formula_rows_to(self, sheet: str, row: int) -> list[tuple]:
+        rows = self._formula_rows.get(sheet, [])
+        if row > len(rows) and sheet not in self._complete and sheet in self.sheetnames:
+            wanted = max(row, 2 * len(rows), 64)  # read ahead, so walking down a sheet reads it about once
+            rows = list(self.formulas[sheet].iter_rows(max_row=wanted, values_only=True))
+            if len(rows) < wanted:
+                self._complete.add(sheet)
+            self._formula_rows[sheet] = rows
+        return rows
 
     def formula(self, sheet: str, row: int, col: int) -> str | None:
         """The cell's formula with structured references as A1 cells, or None for a value."""
@@ -393,7 +418,7 @@ class Evaluator:
         key = (sheet, row, col)
         if key in self.memo:
             return self.memo[key]
-        if sheet not in self.book.formulas.sheetnames:
+        if sheet not in self.book.sheetnames:
             return "#REF!"
         if key in self.busy:
             return "#CIRCULAR!"
@@ -472,13 +497,13 @@ class Layout:
         return next((n for n, c in self.columns.items() if c == col), None)
 
 
-def find_layout(ws) -> Layout | None:
+def find_layout(book: Workbook, sheet: str) -> Layout | None:
     """The first row that names t1, t2, i1, i2, w1..w8 and E_total, and the filled rows below it."""
     header_row, columns = None, {}
-    for r, values in enumerate(ws.iter_rows(values_only=True), start=1):
+    for r, values in enumerate(book.values.get(sheet, []), start=1):
         labels: dict[str, int] = {}
         for c, value in enumerate(values, start=1):
-            name = column_for_label(getattr(value, "text", value))
+            name = column_for_label(value)
             if name is not None:
                 labels.setdefault(name, c)
         if all(n in labels for n in REQUIRED):
@@ -487,12 +512,20 @@ def find_layout(ws) -> Layout | None:
     if header_row is None:
         return None
     w1 = columns["w1"]
+    # A file saved by Excel or LibreOffice holds every formula's value: count filled rows by those.
+    # A file from a writer that does not calculate (openpyxl) holds none: count rows by the formulas.
+    uncached = book.cached_value(sheet, header_row + 2, w1) is None and book.raw(sheet, header_row + 2, w1)
     n = 0
-    while n <= MAX_STEPS and ws.cell(header_row + 1 + n, w1).value not in (None, ""):
+    while n <= MAX_STEPS and _filled(book, sheet, header_row + 1 + n, w1, bool(uncached)):
         n += 1
     if n == 0:
         return None
-    return Layout(ws.title, header_row, columns, header_row + 1, n)
+    return Layout(sheet, header_row, columns, header_row + 1, n)
+
+
+def _filled(book: Workbook, sheet: str, row: int, col: int, uncached: bool) -> bool:
+    value = book.raw(sheet, row, col) if uncached else book.cached_value(sheet, row, col)
+    return value not in (None, "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -792,8 +825,7 @@ def _absolute(ref: Ref, sheet: str) -> str:
 
 
 def check_sheet(book: Workbook, sheet: str) -> SheetReport:
-    ws = book.formulas[sheet]
-    layout = find_layout(ws)
+    layout = find_layout(book, sheet)
     if layout is None:
         return SheetReport(
             sheet, False, note="not recognised: no header row naming t1, t2, i1, i2, w1…w8 and E_total"
@@ -833,7 +865,7 @@ def check_sheet(book: Workbook, sheet: str) -> SheetReport:
     )
     report.findings.sort(key=lambda f: COLUMNS.index(f.column))
     report.errors = [float(x) for x in numbers["E_total"]]
-    report.expected_errors = _expected_curve(numbers, report.eta, act, n_rows)
+    report.start = _start(numbers, report.eta, act)
     report.note = "; ".join(notes)
     return report
 
@@ -850,27 +882,39 @@ def _formulas_check(book, layout, eta_ref, act, already: set[str]) -> list[Findi
     return _compare(book, layout, numbers, shown, eta, eta_ref, act, "formulas", computed)
 
 
-def _expected_curve(numbers, eta: float | None, act: Activation, n_rows: int) -> list[float]:
-    """E_total of a correct sheet that starts from this sheet's first row and η (empty if it cannot)."""
-    if eta is None:
-        return []
+def _start(numbers, eta: float | None, act: Activation) -> Config | None:
+    """The sheet's first row and η as a Config, if backprop_core accepts them (else no correct curve)."""
     try:
-        config = Config(**{n: float(numbers[n][0]) for n in LEAVES}, activation=act.name)
         check_lr(eta)
-        table = run_steps(config, eta, n_rows - 1)
-    except (ConfigError, ValueError):
-        return []
-    return [float(x) for x in table["E_total"]]
+        return Config(**{n: float(numbers[n][0]) for n in LEAVES}, activation=act.name)
+    except (ConfigError, TypeError, ValueError):
+        return None
+
+
+def fill_expected_curves(sheets: list[SheetReport]) -> None:
+    """backprop_core's E_total for each sheet's start and η: one vectorised sweep per shared start."""
+    groups: dict[tuple[Config, int], list[SheetReport]] = {}
+    for sheet in sheets:
+        if sheet.start is not None and sheet.eta is not None and len(sheet.errors) > 0:
+            groups.setdefault((sheet.start, len(sheet.errors)), []).append(sheet)
+    for (config, rows), members in groups.items():
+        try:
+            result = sweep(config, [s.eta for s in members], rows - 1)
+        except ConfigError:  # too many cells for one sweep: the page then shows the sheet's curve alone
+            continue
+        for i, sheet in enumerate(members):
+            sheet.expected_errors = [float(x) for x in result.curve(i)]
 
 
 def check_workbook(data: bytes, name: str = "workbook.xlsx") -> Report:
     """Check every worksheet; raises WorkbookError if the file cannot be read at all."""
     book = Workbook(data)
     sheets = []
-    for ws in book.formulas.worksheets:
+    for sheet in book.sheetnames:
         try:
-            sheets.append(check_sheet(book, ws.title))
+            sheets.append(check_sheet(book, sheet))
         except Exception as error:  # one odd sheet must not stop the others being checked
             message = " ".join(str(error).split())[:160] or type(error).__name__
-            sheets.append(SheetReport(ws.title, False, note=f"not recognised: could not be read ({message})"))
+            sheets.append(SheetReport(sheet, False, note=f"not recognised: could not be read ({message})"))
+    fill_expected_curves(sheets)
     return Report(name, sheets, book.warnings)

@@ -1,0 +1,84 @@
+"""Times the worksheet checker on a large workbook; prints figures (no pass/fail).
+
+    python benchmarks/bench_check.py [--steps 999] [--sheets 6]
+
+Target (issue 5): checking a 6-sheet, 1,000-row workbook takes under 10 s. The workbook comes from the
+app's exporter and is recalculated by LibreOffice, so it holds cached values as a file saved by Excel
+does (the case of every real student upload). Without soffice the figure is for the uncached file, whose
+values check evaluates only the first exports.check.MAX_EVALUATED_ROWS rows of each sheet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from backprop_core import CLASSROOM_LRS, Config  # noqa: E402
+from exports.check import check_workbook  # noqa: E402
+from exports.recalc import RecalcError, recalculate  # noqa: E402
+from exports.xlsx import workbook_bytes  # noqa: E402
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def recalculated(data: bytes) -> bytes | None:
+    """The workbook as LibreOffice saves it (with every formula's value), or None without soffice."""
+    with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
+        source = Path(tmp) / "in" / "bench.xlsx"
+        source.parent.mkdir()
+        source.write_bytes(data)
+        out = Path(tmp) / "out"
+        out.mkdir()
+        try:
+            return recalculate(source, out).read_bytes()
+        except RecalcError as error:
+            print(f"LibreOffice recalculation skipped: {error}")
+            return None
+
+
+def report_line(label: str, seconds: float, report) -> None:
+    rows = sum(s.rows for s in report.recognised)
+    cells = rows * 31
+    print(
+        f"{label:34s} {seconds:7.2f} s   {len(report.recognised)} sheets, {rows:,} rows, {cells:,} cells, "
+        f"{report.mistakes} findings"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=999, help="updates per sheet (rows = steps + 1)")
+    parser.add_argument("--sheets", type=int, default=6, help="learning-rate sheets (at most 6 here)")
+    args = parser.parse_args()
+    lrs = list(CLASSROOM_LRS)[: args.sheets]
+
+    data, seconds = timed(lambda: workbook_bytes(Config(), lrs, args.steps))
+    print(
+        f"export {len(lrs)} sheets x {args.steps + 1} rows      {seconds:7.2f} s   {len(data) / 1e6:.1f} MB"
+    )
+
+    cached, seconds = timed(lambda: recalculated(data))
+    if cached is not None:
+        print(f"LibreOffice recalculation          {seconds:7.2f} s   {len(cached) / 1e6:.1f} MB")
+        # The first call also pays for importing the formulas package (about 2 s); report both.
+        report, seconds = timed(lambda: check_workbook(cached, "bench.xlsx"))
+        report_line("check, cached values (first call)", seconds, report)
+        report, seconds = timed(lambda: check_workbook(cached, "bench.xlsx"))
+        report_line("check, cached values (warm)", seconds, report)
+        print("target: under 10 s for 6 sheets x 1,000 rows")
+
+    report, seconds = timed(lambda: check_workbook(data, "bench-uncached.xlsx"))
+    report_line("check, no cached values", seconds, report)
+
+
+if __name__ == "__main__":
+    main()
