@@ -1,0 +1,459 @@
+"""Train a small CNN on MNIST: python -m training.mnist --data-dir DIR --out RUN_DIR [options].
+
+    python -m training.mnist --out runs/demo                      # classroom model, 15 epochs
+    python -m training.mnist --out runs/lean --model lean
+    python -m training.mnist --out runs/try --dry-run             # one batch, to check the set-up
+
+Writes RUN_DIR/events.jsonl (one JSON object per line, flushed as written, for the training page to tail)
+and RUN_DIR/best.pt (the weights with the best test accuracy so far). Prints human-readable lines.
+Exit codes: 0 done or stopped by SIGTERM, 1 failed, 2 bad arguments or missing data set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# On a CPU shared with other programs, OpenMP threads that spin while waiting for each other stall the whole
+# pool whenever one of them is descheduled (measured here: 5-10x slower). Sleeping waiters avoid that. It must
+# be set before torch loads its OpenMP runtime.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from backprop_core.__main__ import OneLineParser, finite_float, whole_number  # noqa: E402
+
+from . import data  # noqa: E402
+from .models import DEFAULT_MODEL, MODELS, count_parameters, format_summary, summary  # noqa: E402
+
+
+@dataclass
+class TrainConfig:
+    data_dir: str = ""  # folder with the four IDX files; "" means $MNIST_DIR, else ./data/mnist
+    out: str = ""  # run folder for events.jsonl and best.pt; "" writes nothing (a plain console run)
+    model: str = DEFAULT_MODEL  # a key of training.models.MODELS
+    epochs: int = 15  # passes over the training set
+    batch_size: int = 128  # images per optimiser step
+    lr: float = 0.0  # peak learning rate; 0 means the model's own default (DEFAULT_LR)
+    device: str = "auto"  # auto (CUDA, then MPS, then CPU), cpu, cuda or mps
+    seed: int = 1  # seeds weights, shuffling and augmentation: a rerun on the same machine repeats itself
+    dry_run: bool = False  # one training batch and one test batch, to check that everything is wired up
+    limit_train: int = 0  # use only the first N training images (0: all 60,000); for tests and tiny runs
+    limit_test: int = 0  # use only the first N test images (0: all 10,000)
+    log_every: int = 10  # a batch event every N batches, and at least every 2 s
+    threads: int = 0  # CPU threads for torch; 0 means one per core
+    download: bool = True  # fetch missing files from the public mirrors (checked against known MD5s)
+    momentum: float = 0.9  # SGD momentum (Nesterov)
+    weight_decay: float = 5e-4  # L2 penalty on the weights (SGD)
+    max_shift: float = 2.0  # augmentation: random shift of each training image, up to ± this many pixels
+    max_degrees: float = 7.0  # augmentation: random rotation, up to ± this many degrees
+
+
+# Peak learning rate per model when --lr is not given. Ours use SGD with a one-cycle schedule; the reference
+# net uses what pytorch/examples uses: Adadelta at lr 1.0, multiplied by 0.7 after each epoch.
+DEFAULT_LR = {"classroom": 0.1, "lean": 0.1, "reference": 1.0}
+SECONDS_BETWEEN_BATCH_EVENTS = 2.0
+EVAL_BATCH = 1000
+
+
+class DeviceUnavailable(ValueError):
+    """--device names a device this machine does not have."""
+
+
+class Stop(Exception):
+    """Raised between batches once SIGTERM (or Ctrl-C) has arrived."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Command line
+
+
+def positive_int(text: str) -> int:
+    value = whole_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = whole_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def build_parser() -> OneLineParser:
+    defaults = TrainConfig()
+    parser = OneLineParser(prog="python -m training.mnist", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data-dir",
+        default="",
+        help="folder with the MNIST IDX files (default $MNIST_DIR, else ./data/mnist)",
+    )
+    parser.add_argument("--out", default="", help="run folder for events.jsonl and best.pt (created)")
+    parser.add_argument("--model", choices=sorted(MODELS), default=defaults.model)
+    parser.add_argument("--epochs", type=positive_int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size)
+    parser.add_argument(
+        "--lr",
+        type=positive_float,
+        default=None,
+        help=f"peak learning rate (default per model: {DEFAULT_LR})",
+    )
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default=defaults.device)
+    parser.add_argument("--seed", type=whole_number, default=defaults.seed)
+    parser.add_argument("--dry-run", action="store_true", help="one batch of each split, then stop")
+    parser.add_argument(
+        "--limit-train", type=positive_int, default=None, metavar="N", help="first N training images only"
+    )
+    parser.add_argument(
+        "--limit-test", type=positive_int, default=None, metavar="N", help="first N test images only"
+    )
+    parser.add_argument(
+        "--log-every",
+        type=positive_int,
+        default=defaults.log_every,
+        metavar="N",
+        help="a batch event every N batches (and at least every 2 s)",
+    )
+    parser.add_argument(
+        "--threads", type=non_negative_int, default=0, help="CPU threads (default 0: one per core)"
+    )
+    parser.add_argument(
+        "--no-download",
+        dest="download",
+        action="store_false",
+        help="never download; fail if files are missing",
+    )
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        data_dir=args.data_dir,
+        out=args.out,
+        model=args.model,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr or DEFAULT_LR[args.model],
+        device=args.device,
+        seed=args.seed,
+        dry_run=args.dry_run,
+        limit_train=args.limit_train or 0,
+        limit_test=args.limit_test or 0,
+        log_every=args.log_every,
+        threads=args.threads,
+        download=args.download,
+    )
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailable("--device cuda: no CUDA device is available (try --device auto)")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise DeviceUnavailable("--device mps: MPS is not available (try --device auto)")
+    return torch.device(name)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Events: one JSON object per line, flushed at once so that a reader tailing the file sees it
+
+
+class EventLog:
+    def __init__(self, run_dir: Path | None):
+        self.file = open(run_dir / "events.jsonl", "a", encoding="utf-8") if run_dir else None  # noqa: SIM115
+
+    def write(self, event: str, **fields) -> None:
+        if self.file is None:
+            return
+        self.file.write(json.dumps({"event": event, **fields}) + "\n")
+        self.file.flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
+        else (f"{seconds // 60}:{seconds % 60:02d}")
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Training and evaluation
+
+
+def make_optimizer(config: TrainConfig, model: torch.nn.Module, steps_per_epoch: int):
+    """(optimizer, scheduler stepped once per batch)."""
+    if config.model == "reference":  # as pytorch/examples: Adadelta, lr x0.7 after every epoch
+        optimizer = torch.optim.Adadelta(model.parameters(), lr=config.lr)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: 0.7 ** (step // steps_per_epoch)
+        )
+        return optimizer, scheduler
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=True,
+        weight_decay=config.weight_decay,
+    )
+    # One cycle: warm up to the peak lr over the first 20% of the steps, then anneal (cosine) to ~0.
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=config.lr,
+        total_steps=config.epochs * steps_per_epoch,
+        pct_start=0.2,
+        div_factor=10,
+        final_div_factor=100,
+    )
+    return optimizer, scheduler
+
+
+@torch.no_grad()
+def evaluate(model, images, labels) -> tuple[float, float]:
+    """(mean loss, accuracy in percent) over a whole split."""
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    for x, y in data.batches(images, labels, EVAL_BATCH):
+        logits = model(to_model_input(x))
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+    return loss_sum / len(labels), 100.0 * correct / len(labels)
+
+
+def to_model_input(batch: torch.Tensor) -> torch.Tensor:
+    # channels_last lets oneDNN's CPU convolutions run without reordering the data first.
+    return data.normalize(batch).contiguous(memory_format=torch.channels_last)
+
+
+def train(config: TrainConfig, log: EventLog, run_dir: Path | None, stop_requested) -> dict:
+    """The whole run; returns the fields of the end event. Raises Stop when asked to stop."""
+    torch.manual_seed(config.seed)
+    device = pick_device(config.device)
+    if device.type == "cpu":
+        torch.set_num_threads(config.threads or os.cpu_count() or 1)
+
+    mnist = data.load_mnist(data.resolve_data_dir(config.data_dir), download=config.download)
+    train_x, train_y = data.to_device(
+        mnist.train_images, mnist.train_labels, device, config.limit_train or None
+    )
+    test_x, test_y = data.to_device(mnist.test_images, mnist.test_labels, device, config.limit_test or None)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+
+    model = MODELS[config.model]().to(device).to(memory_format=torch.channels_last)
+    params = count_parameters(model)
+    print(
+        f"model {config.model}: {params:,} parameters, device {device}, {len(train_y):,} train / "
+        f"{len(test_y):,} test images"
+    )
+    print(format_summary(summary(model)))
+    log.write("start", params=params, device=str(device), config=asdict(config))
+
+    steps_per_epoch = math.ceil(len(train_y) / config.batch_size)
+    epochs = 1 if config.dry_run else config.epochs
+    optimizer, scheduler = make_optimizer(config, model, steps_per_epoch)
+    augment = config.model != "reference"  # the reference is trained exactly as pytorch/examples does
+    total_batches = epochs * steps_per_epoch
+    started = time.perf_counter()
+    best_acc = final_acc = None
+    done_batches = 0
+
+    for epoch in range(1, epochs + 1):
+        model.train()
+        epoch_started = time.perf_counter()
+        loss_sum = correct = seen = 0
+        window_images, window_started, last_event = 0, time.perf_counter(), time.perf_counter()
+        for batch, (x, y) in enumerate(data.batches(train_x, train_y, config.batch_size, generator), start=1):
+            x = x.float().div_(255)  # (B, 1, 28, 28) in 0..1
+            if augment:
+                x = data.augment(x, generator, config.max_shift, config.max_degrees)
+            logits = model(to_model_input(x))
+            loss = F.cross_entropy(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            lr = scheduler.get_last_lr()[0]  # the lr this step used
+            scheduler.step()
+
+            loss_sum += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+            window_images += len(y)
+            done_batches += 1
+            now = time.perf_counter()
+            last = batch == steps_per_epoch or config.dry_run
+            if batch % config.log_every == 0 or now - last_event >= SECONDS_BETWEEN_BATCH_EVENTS or last:
+                rate = window_images / max(now - window_started, 1e-9)
+                elapsed = now - started
+                eta = elapsed / done_batches * (total_batches - done_batches)
+                print(
+                    f"epoch {epoch}/{epochs} batch {batch}/{steps_per_epoch} ({100 * batch / steps_per_epoch:3.0f}%)"
+                    f" loss {loss_sum / seen:.4f} acc {100 * correct / seen:6.2f}% lr {lr:.5f}"
+                    f" | {rate:6.0f} img/s elapsed {clock(elapsed)} eta {clock(eta)}",
+                    flush=True,
+                )
+                log.write(
+                    "batch",
+                    epoch=epoch,
+                    batch=batch,
+                    of=steps_per_epoch,
+                    loss=loss.item(),
+                    lr=lr,
+                    images_per_s=round(rate, 1),
+                    train_loss=loss_sum / seen,
+                    train_acc=100 * correct / seen,
+                    elapsed_s=round(elapsed, 2),
+                    eta_s=round(eta, 1),
+                )
+                window_images, window_started, last_event = 0, now, now
+            if stop_requested():
+                raise Stop(dict(epochs_completed=epoch - 1, best_test_acc=best_acc, final_test_acc=final_acc))
+            if config.dry_run:
+                break
+
+        if config.dry_run:
+            test_loss, test_acc = evaluate(model, test_x[:EVAL_BATCH], test_y[:EVAL_BATCH])
+        else:
+            test_loss, test_acc = evaluate(model, test_x, test_y)
+        seconds = time.perf_counter() - epoch_started
+        final_acc = test_acc
+        if best_acc is None or test_acc > best_acc:
+            best_acc = test_acc
+            if run_dir is not None:
+                save_checkpoint(run_dir / "best.pt", model, config, epoch, test_acc)
+        print(
+            f"epoch {epoch}/{epochs} done: train loss {loss_sum / seen:.4f} acc {100 * correct / seen:.2f}%"
+            f" | test loss {test_loss:.4f} acc {test_acc:.2f}% (best {best_acc:.2f}%) | {seconds:.1f} s",
+            flush=True,
+        )
+        log.write(
+            "epoch",
+            epoch=epoch,
+            train_loss=loss_sum / seen,
+            train_acc=100 * correct / seen,
+            test_loss=test_loss,
+            test_acc=test_acc,
+            seconds=round(seconds, 2),
+            best_test_acc=best_acc,
+        )
+        if stop_requested():
+            raise Stop(dict(epochs_completed=epoch, best_test_acc=best_acc, final_test_acc=final_acc))
+
+    return dict(
+        epochs_completed=epochs,
+        best_test_acc=best_acc,
+        final_test_acc=final_acc,
+        seconds=round(time.perf_counter() - started, 2),
+    )
+
+
+def save_checkpoint(path: Path, model, config: TrainConfig, epoch: int, test_acc: float) -> None:
+    """Written beside and renamed into place, so a reader never finds half a file."""
+    partial = path.with_suffix(".pt.part")
+    torch.save(
+        {
+            "model": config.model,
+            "state_dict": model.state_dict(),
+            "config": asdict(config),
+            "epoch": epoch,
+            "test_acc": test_acc,
+        },
+        partial,
+    )
+    partial.replace(path)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Entry point: arguments, signals, the end event and the exit code
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = config_from_args(build_parser().parse_args(argv))
+    run_dir = Path(config.out) if config.out else None
+    try:
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        print(f"error: cannot create run folder {run_dir}: {error.strerror}", file=sys.stderr)
+        return 2
+    log = EventLog(run_dir)
+
+    # SIGTERM (the page's Stop button) and Ctrl-C only raise a flag; the loop checks it between batches and
+    # ends the run cleanly, with an end event and a checkpoint that is whole.
+    stop = {"requested": False}
+
+    def request_stop(signum, frame):
+        stop["requested"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        return run(config, log, run_dir, lambda: stop["requested"])
+    finally:
+        log.close()
+
+
+def run(config: TrainConfig, log: EventLog, run_dir: Path | None, stop_requested) -> int:
+    """train(), with its outcome turned into the end event and the exit code."""
+    started = time.perf_counter()
+    try:
+        result = train(config, log, run_dir, stop_requested)
+    except Stop as stopped:
+        fields = stopped.args[0]
+        print(f"stopped after {fields['epochs_completed']} complete epochs", flush=True)
+        log.write("end", status="stopped", seconds=round(time.perf_counter() - started, 2), **fields)
+        return 0
+    except data.DatasetMissing as error:  # a person has to put files somewhere: say where, in one line
+        print(f"error: {error}", file=sys.stderr)
+        log.write("end", status="failed", error=str(error))
+        return 2
+    except DeviceUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        log.write("end", status="failed", error=str(error))
+        return 2
+    except data.DatasetError as error:  # corrupt or truncated files
+        print(f"error: {error}", file=sys.stderr)
+        log.write("end", status="failed", error=str(error))
+        return 1
+    except Exception as error:  # anything else is a bug: keep the traceback in stderr for whoever debugs it
+        traceback.print_exc()
+        log.write("end", status="failed", error=f"{type(error).__name__}: {error}")
+        return 1
+    print(
+        f"done: best test accuracy {result['best_test_acc']:.2f}%, final {result['final_test_acc']:.2f}%, "
+        f"{result['seconds']:.1f} s",
+        flush=True,
+    )
+    log.write("end", status="done", **result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
