@@ -50,6 +50,7 @@ def error_curves(result: Sweep, log_y: bool) -> go.Figure:
         xaxis_title="step",
         yaxis_title="E_total",
         yaxis_type="log" if log_y else "linear",
+        yaxis_exponentformat="power",  # 10⁻⁸, not the SI prefixes (10n, 1p) a log axis defaults to
         legend_title_text="learning rate",
         margin=dict(l=10, r=10, t=30, b=10),
         height=420,
@@ -88,6 +89,10 @@ def scan_chart(result: Sweep) -> go.Figure:
     """Final E_total against learning rate (both axes log), coloured by status, the first failure marked."""
     statuses = np.array(result.statuses())
     finals = result.final_errors
+    # A run that reaches exactly 0 has no place on a log axis: draw it at a floor below every other
+    # point, as its own trace, rather than leaving a gap that looks like missing data.
+    positive = finals[finals > 0]
+    floor = positive.min() / 10 if positive.size else 1e-30
     figure = go.Figure()
     for status in ("converged", "still falling", "saturated", "diverged"):
         chosen = (statuses == status) & (finals > 0)
@@ -102,6 +107,18 @@ def scan_chart(result: Sweep) -> go.Figure:
                     hovertemplate="η %{x:.4g}<br>final E_total %{y:.10g}<extra>" + status + "</extra>",
                 )
             )
+    exact_zero = finals == 0
+    if exact_zero.any():
+        figure.add_trace(
+            go.Scatter(
+                x=result.lrs[exact_zero],
+                y=np.full(int(exact_zero.sum()), floor),
+                mode="markers",
+                marker=dict(size=6, symbol="triangle-down"),
+                name="reached exactly 0 (drawn at the bottom)",
+                hovertemplate="η %{x:.4g}<br>final E_total 0<extra>converged</extra>",
+            )
+        )
     failure = first_failure(result)
     if failure is not None:
         figure.add_vline(
@@ -115,6 +132,8 @@ def scan_chart(result: Sweep) -> go.Figure:
         yaxis_title=f"E_total after {result.errors.shape[1] - 1:,} steps",
         xaxis_type="log",
         yaxis_type="log",
+        xaxis_exponentformat="power",
+        yaxis_exponentformat="power",
         margin=dict(l=10, r=10, t=30, b=10),
         height=380,
     )
@@ -131,17 +150,28 @@ def reading(result: Sweep) -> list[str]:
     settled = [i for i, s in enumerate(statuses) if s in ("converged", "still falling")]
     if settled:
         best = min(settled, key=lambda i: finals[i])
-        sentences.append(
-            f"After {steps:,} steps the lowest error is {number(finals[best])}, with η = "
-            f"{learning_rate(result.lrs[best])}; it started at {number(result.errors[best, 0])}."
-        )
-        slowest = min(settled, key=lambda i: result.lrs[i])
-        if slowest != best:
-            ratio = finals[slowest] / finals[best] if finals[best] > 0 else float("inf")
-            times = f"{ratio:,.3g} times" if np.isfinite(ratio) else "far"
+        start = number(result.errors[best, 0])
+        if finals[best] > 0:
             sentences.append(
-                f"The smallest rate, η = {learning_rate(result.lrs[slowest])}, ends {times} higher "
-                f"({number(finals[slowest])}): small steps are safe but slow."
+                f"After {steps:,} steps the lowest error is {number(finals[best])}, with η = "
+                f"{learning_rate(result.lrs[best])}; it started at {start}."
+            )
+        else:
+            sentences.append(
+                f"With η = {learning_rate(result.lrs[best])} the error falls from {start} all the way to 0 "
+                f"(as far as float64 can tell) within {steps:,} steps."
+            )
+        slowest = min(settled, key=lambda i: result.lrs[i])
+        if slowest != best and finals[best] > 0:
+            sentences.append(
+                f"The smallest rate, η = {learning_rate(result.lrs[slowest])}, ends "
+                f"{finals[slowest] / finals[best]:,.3g} times higher ({number(finals[slowest])}): "
+                "small steps are safe but slow."
+            )
+        elif slowest != best:
+            sentences.append(
+                f"The smallest rate, η = {learning_rate(result.lrs[slowest])}, is still at "
+                f"{number(finals[slowest])}: small steps are safe but slow."
             )
     hit = [i for i in range(result.lrs.size) if reached[i] >= 0]
     if hit:

@@ -17,6 +17,7 @@ st.markdown(
 setup, frame, values = views.viewed_row(setup)
 caption = f"Step {setup.step} · η = {learning_rate(setup.lr)} · {setup.config.activation}"
 st.markdown(network_svg(values, caption), unsafe_allow_html=True)  # st.html would strip the SVG
+st.caption("On a narrow screen, swipe the picture sideways; the same values are in the table below.")
 views.error_metrics(frame, setup.step)
 
 with st.expander("The same values as a table", expanded=False):

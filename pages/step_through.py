@@ -19,7 +19,7 @@ views.error_metrics(frame, setup.step)
 config = setup.config
 activation = ACTIVATIONS[config.activation]
 
-lessons, check = st.columns([3, 2], gap="large")
+lessons, check = st.columns([3, 2], gap="medium")
 with lessons:
     forward, backward, update = st.tabs(["Forward", "Backward", "Next forward"])
 with forward:
@@ -77,14 +77,8 @@ with check:
     )
     gradients = compute.gradient_check(compute.key(config), compute.weights_at(frame, setup.step))
     shown = gradients.rename(
-        columns={
-            "analytic": "chain rule",
-            "finite_difference": "finite difference",
-            "abs_diff": "|difference|",
-        }
+        columns={"analytic": "chain rule", "finite_difference": "finite diff.", "abs_diff": "|diff|"}
     ).drop(columns="rel_diff")
-    st.dataframe(
-        shown,
-        hide_index=True,
-        column_config={c: st.column_config.NumberColumn(format="%.10g") for c in shown.columns[1:]},
-    )
+    numbers = {c: st.column_config.NumberColumn(format="%.10g") for c in ("chain rule", "finite diff.")}
+    numbers["|diff|"] = st.column_config.NumberColumn(format="%.1e")
+    st.dataframe(shown, hide_index=True, column_config=numbers)
