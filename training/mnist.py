@@ -253,6 +253,68 @@ def to_model_input(batch: torch.Tensor) -> torch.Tensor:
     return data.normalize(batch).contiguous(memory_format=torch.channels_last)
 
 
+class Progress:
+    """Batch progress, both as a stdout line and as a batch event: loss, accuracy, lr, images/s, ETA."""
+
+    def __init__(self, log: EventLog, epochs: int, steps_per_epoch: int, log_every: int):
+        self.log, self.epochs, self.steps, self.log_every = log, epochs, steps_per_epoch, log_every
+        self.started = self.last_report = time.perf_counter()
+        self.done = self.images_since_report = 0
+
+    def batch(
+        self, epoch: int, batch: int, images: int, loss: float, lr: float, running: tuple[float, float]
+    ):
+        self.done += 1
+        self.images_since_report += images
+        now = time.perf_counter()
+        due = batch % self.log_every == 0 or batch == self.steps
+        if not (due or now - self.last_report >= SECONDS_BETWEEN_BATCH_EVENTS):
+            return
+        rate = self.images_since_report / max(now - self.last_report, 1e-9)
+        elapsed = now - self.started
+        eta = elapsed / self.done * (self.epochs * self.steps - self.done)
+        train_loss, train_acc = running
+        print(
+            f"epoch {epoch}/{self.epochs} batch {batch}/{self.steps} ({100 * batch / self.steps:3.0f}%)"
+            f" loss {train_loss:.4f} acc {train_acc:6.2f}% lr {lr:.5f}"
+            f" | {rate:6.0f} img/s elapsed {clock(elapsed)} eta {clock(eta)}",
+            flush=True,
+        )
+        self.log.write(
+            "batch", epoch=epoch, batch=batch, of=self.steps, loss=loss, lr=lr, images_per_s=round(rate, 1),
+            train_loss=train_loss, train_acc=train_acc, elapsed_s=round(elapsed, 2), eta_s=round(eta, 1),
+        )  # fmt: skip
+        self.last_report, self.images_since_report = now, 0
+
+
+def train_epoch(
+    model, optimizer, scheduler, train_x, train_y, epoch, config, generator, progress, stop_requested
+):
+    """One pass over the (shuffled, augmented) training set. Returns (mean loss, accuracy %) as trained,
+    i.e. on augmented images in training mode. Returns early after one batch on --dry-run or a stop request."""
+    model.train()
+    loss_sum = correct = seen = 0
+    for batch, (x, y) in enumerate(data.batches(train_x, train_y, config.batch_size, generator), start=1):
+        x = x.float().div_(255)  # (B, 1, 28, 28) in 0..1
+        if config.model != "reference":  # the reference is trained as pytorch/examples does: no augmentation
+            x = data.augment(x, generator, config.max_shift, config.max_degrees)
+        logits = model(to_model_input(x))  # (B, 10)
+        loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        lr = scheduler.get_last_lr()[0]  # the lr this step used
+        scheduler.step()
+
+        loss_sum += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+        progress.batch(epoch, batch, len(y), loss.item(), lr, (loss_sum / seen, 100 * correct / seen))
+        if config.dry_run or stop_requested():
+            break
+    return loss_sum / seen, 100 * correct / seen
+
+
 def train(config: TrainConfig, log: EventLog, run_dir: Path | None, stop_requested) -> dict:
     """The whole run; returns the fields of the end event. Raises Stop when asked to stop."""
     torch.manual_seed(config.seed)
@@ -265,113 +327,44 @@ def train(config: TrainConfig, log: EventLog, run_dir: Path | None, stop_request
         mnist.train_images, mnist.train_labels, device, config.limit_train or None
     )
     test_x, test_y = data.to_device(mnist.test_images, mnist.test_labels, device, config.limit_test or None)
+    if config.dry_run:
+        test_x, test_y = test_x[:EVAL_BATCH], test_y[:EVAL_BATCH]
     generator = torch.Generator(device=device).manual_seed(config.seed)
 
     model = MODELS[config.model]().to(device).to(memory_format=torch.channels_last)
     params = count_parameters(model)
-    print(
-        f"model {config.model}: {params:,} parameters, device {device}, {len(train_y):,} train / "
-        f"{len(test_y):,} test images"
-    )
+    print(f"model {config.model}: {params:,} parameters, device {device}, {len(train_y):,} train / "
+          f"{len(test_y):,} test images")  # fmt: skip
     print(format_summary(summary(model)))
     log.write("start", params=params, device=str(device), config=asdict(config))
 
-    steps_per_epoch = math.ceil(len(train_y) / config.batch_size)
     epochs = 1 if config.dry_run else config.epochs
+    steps_per_epoch = 1 if config.dry_run else math.ceil(len(train_y) / config.batch_size)
     optimizer, scheduler = make_optimizer(config, model, steps_per_epoch)
-    augment = config.model != "reference"  # the reference is trained exactly as pytorch/examples does
-    total_batches = epochs * steps_per_epoch
-    started = time.perf_counter()
+    progress = Progress(log, epochs, steps_per_epoch, config.log_every)
     best_acc = final_acc = None
-    done_batches = 0
 
     for epoch in range(1, epochs + 1):
-        model.train()
         epoch_started = time.perf_counter()
-        loss_sum = correct = seen = 0
-        window_images, window_started, last_event = 0, time.perf_counter(), time.perf_counter()
-        for batch, (x, y) in enumerate(data.batches(train_x, train_y, config.batch_size, generator), start=1):
-            x = x.float().div_(255)  # (B, 1, 28, 28) in 0..1
-            if augment:
-                x = data.augment(x, generator, config.max_shift, config.max_degrees)
-            logits = model(to_model_input(x))
-            loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            lr = scheduler.get_last_lr()[0]  # the lr this step used
-            scheduler.step()
-
-            loss_sum += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-            seen += len(y)
-            window_images += len(y)
-            done_batches += 1
-            now = time.perf_counter()
-            last = batch == steps_per_epoch or config.dry_run
-            if batch % config.log_every == 0 or now - last_event >= SECONDS_BETWEEN_BATCH_EVENTS or last:
-                rate = window_images / max(now - window_started, 1e-9)
-                elapsed = now - started
-                eta = elapsed / done_batches * (total_batches - done_batches)
-                print(
-                    f"epoch {epoch}/{epochs} batch {batch}/{steps_per_epoch} ({100 * batch / steps_per_epoch:3.0f}%)"
-                    f" loss {loss_sum / seen:.4f} acc {100 * correct / seen:6.2f}% lr {lr:.5f}"
-                    f" | {rate:6.0f} img/s elapsed {clock(elapsed)} eta {clock(eta)}",
-                    flush=True,
-                )
-                log.write(
-                    "batch",
-                    epoch=epoch,
-                    batch=batch,
-                    of=steps_per_epoch,
-                    loss=loss.item(),
-                    lr=lr,
-                    images_per_s=round(rate, 1),
-                    train_loss=loss_sum / seen,
-                    train_acc=100 * correct / seen,
-                    elapsed_s=round(elapsed, 2),
-                    eta_s=round(eta, 1),
-                )
-                window_images, window_started, last_event = 0, now, now
-            if stop_requested():
-                raise Stop(dict(epochs_completed=epoch - 1, best_test_acc=best_acc, final_test_acc=final_acc))
-            if config.dry_run:
-                break
-
-        if config.dry_run:
-            test_loss, test_acc = evaluate(model, test_x[:EVAL_BATCH], test_y[:EVAL_BATCH])
-        else:
-            test_loss, test_acc = evaluate(model, test_x, test_y)
+        train_loss, train_acc = train_epoch(
+            model, optimizer, scheduler, train_x, train_y, epoch, config, generator, progress, stop_requested
+        )
+        if stop_requested():  # mid-epoch: the epoch is not counted and not evaluated
+            raise Stop(dict(epochs_completed=epoch - 1, best_test_acc=best_acc, final_test_acc=final_acc))
+        test_loss, final_acc = evaluate(model, test_x, test_y)
         seconds = time.perf_counter() - epoch_started
-        final_acc = test_acc
-        if best_acc is None or test_acc > best_acc:
-            best_acc = test_acc
+        if best_acc is None or final_acc > best_acc:
+            best_acc = final_acc
             if run_dir is not None:
-                save_checkpoint(run_dir / "best.pt", model, config, epoch, test_acc)
-        print(
-            f"epoch {epoch}/{epochs} done: train loss {loss_sum / seen:.4f} acc {100 * correct / seen:.2f}%"
-            f" | test loss {test_loss:.4f} acc {test_acc:.2f}% (best {best_acc:.2f}%) | {seconds:.1f} s",
-            flush=True,
-        )
-        log.write(
-            "epoch",
-            epoch=epoch,
-            train_loss=loss_sum / seen,
-            train_acc=100 * correct / seen,
-            test_loss=test_loss,
-            test_acc=test_acc,
-            seconds=round(seconds, 2),
-            best_test_acc=best_acc,
-        )
-        if stop_requested():
-            raise Stop(dict(epochs_completed=epoch, best_test_acc=best_acc, final_test_acc=final_acc))
+                save_checkpoint(run_dir / "best.pt", model, config, epoch, final_acc)
+        print(f"epoch {epoch}/{epochs} done: train loss {train_loss:.4f} acc {train_acc:.2f}%"
+              f" | test loss {test_loss:.4f} acc {final_acc:.2f}% (best {best_acc:.2f}%) | {seconds:.1f} s",
+              flush=True)  # fmt: skip
+        log.write("epoch", epoch=epoch, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
+                  test_acc=final_acc, seconds=round(seconds, 2), best_test_acc=best_acc)  # fmt: skip
 
-    return dict(
-        epochs_completed=epochs,
-        best_test_acc=best_acc,
-        final_test_acc=final_acc,
-        seconds=round(time.perf_counter() - started, 2),
-    )
+    return dict(epochs_completed=epochs, best_test_acc=best_acc, final_test_acc=final_acc,
+                seconds=round(time.perf_counter() - progress.started, 2))  # fmt: skip
 
 
 def save_checkpoint(path: Path, model, config: TrainConfig, epoch: int, test_acc: float) -> None:
