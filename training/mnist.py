@@ -362,6 +362,8 @@ def train(config: TrainConfig, log: EventLog, run_dir: Path | None, stop_request
               flush=True)  # fmt: skip
         log.write("epoch", epoch=epoch, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
                   test_acc=final_acc, seconds=round(seconds, 2), best_test_acc=best_acc)  # fmt: skip
+        if stop_requested() and epoch < epochs:  # arrived during the evaluation: do not start another epoch
+            raise Stop(dict(epochs_completed=epoch, best_test_acc=best_acc, final_test_acc=final_acc))
 
     return dict(epochs_completed=epochs, best_test_acc=best_acc, final_test_acc=final_acc,
                 seconds=round(time.perf_counter() - progress.started, 2))  # fmt: skip
