@@ -61,6 +61,12 @@ PERTURBED_ETA = 0.7
 # evaluates the formulas itself; that costs about 1 ms a cell, so it stops after this many rows.
 MAX_EVALUATED_ROWS = 50
 
+# Limits that keep a hostile workbook from making one check slow: Excel's own formula length, the cells
+# one range argument may span (SUM(A1:XFD1048576) would be 17 billion), and compiled formulas kept.
+MAX_FORMULA_CHARS = 8192
+MAX_RANGE_CELLS = 10_000
+MAX_COMPILED = 2_000
+
 LEAVES = INPUTS + TARGETS + WEIGHTS
 REQUIRED = (*LEAVES, "E_total")  # a header row must name these to be an iteration table
 ETA = "eta"
@@ -198,7 +204,8 @@ class Ref:
         return (self.row, self.col) == (self.row2, self.col2)
 
     def address(self) -> str:
-        return f"{get_column_letter(self.col)}{self.row}"
+        first = f"{get_column_letter(self.col)}{self.row}"
+        return first if self.is_cell else f"{first}:{get_column_letter(self.col2)}{self.row2}"
 
 
 _A1 = re.compile(
@@ -383,6 +390,8 @@ class Workbook:
         return self._parsed[key]
 
     def _parse(self, text: str, sheet: str) -> Parsed:
+        if len(text) > MAX_FORMULA_CHARS:
+            raise FormulaError(f"a formula of {len(text)} characters is longer than Excel allows")
         try:
             tokens = Tokenizer(text).items
         except Exception as error:
@@ -442,6 +451,8 @@ class Evaluator:
         if function is None:
             return "#NAME?"
         placeholders = {_placeholder(i, ref): ref for i, ref in enumerate(parsed.refs)}
+        if any(name not in placeholders for name in function.inputs):
+            return "#NAME?"
         args = [self._argument(placeholders[name]) for name in function.inputs]
         try:
             result = function(*args)
@@ -452,6 +463,8 @@ class Evaluator:
 
     def _function(self, canonical: str):
         if canonical not in self._compiled:
+            if len(self._compiled) >= MAX_COMPILED:
+                self._compiled.clear()
             try:
                 self._compiled[canonical] = excel_engine.Parser().ast(canonical)[1].compile()
             except Exception:
@@ -463,6 +476,8 @@ class Evaluator:
             return _excel_value(self.value(ref.sheet, ref.row, ref.col))
         rows = range(ref.row, ref.row2 + 1)
         cols = range(ref.col, ref.col2 + 1)
+        if len(rows) * len(cols) > MAX_RANGE_CELLS:
+            return "#RANGE!"
         return np.array(
             [[_excel_value(self.value(ref.sheet, r, c)) for c in cols] for r in rows], dtype=object
         )
@@ -654,14 +669,14 @@ def found_references(book: Workbook, layout: Layout, k: int, column: str, eta_re
             found.add((name, ref.row - row))
         else:
             prefix = "" if ref.sheet == layout.sheet else f"{ref.sheet}!"
-            found.add(("cell", prefix + ref.address()))
+            found.add(("cell" if ref.is_cell else "range", prefix + ref.address()))
     return found
 
 
 def describe(item: tuple[str, int | str], layout: Layout) -> str:
     name, offset = item
-    if name == "cell":
-        return f"cell {offset}"
+    if name in ("cell", "range"):
+        return f"{name} {offset}"
     if name == ETA:
         return "η"
     letter = get_column_letter(layout.columns[name]) if name in layout.columns else "?"
@@ -670,7 +685,7 @@ def describe(item: tuple[str, int | str], layout: Layout) -> str:
 
 
 def _pair_key(item: tuple[str, int | str]) -> str:
-    return re.sub(r"\d+$", "", item[0]) if item[0] != "cell" else "cell"
+    return re.sub(r"\d+$", "", item[0]) if item[0] not in ("cell", "range") else "cell"
 
 
 def hint_for(column: str, expected: float, found, refs_found: set | None, act: Activation,

@@ -144,3 +144,27 @@ def test_the_cli_gives_one_line_and_exit_2_for_every_refusal(tmp_path, capsys, g
         captured = capsys.readouterr()
         assert captured.out == ""
         assert len(captured.err.strip().splitlines()) == 1 and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize(
+    "column, formula",
+    [
+        ("h1", "=SUM(A1:XFD1048576)"),  # 17 billion cells
+        ("h2", '=__import__("os").system("echo owned")'),  # Python is never what evaluates a formula
+        ("E1", "=" + "+".join(["A6"] * 3000)),  # longer than Excel allows
+    ],
+)
+def test_hostile_formulas_in_a_table_are_named_not_run(good, column, formula):
+    """A formula the engine cannot or must not evaluate is reported as a wrong cell; nothing crashes."""
+    import openpyxl
+
+    from exports.xlsx import FIRST_ROW, LETTER
+
+    wb = openpyxl.load_workbook(io.BytesIO(good))
+    wb["LR 0.5"][f"{LETTER[column]}{FIRST_ROW}"] = formula
+    out = io.BytesIO()
+    wb.save(out)
+    report = check_workbook(out.getvalue(), "hostile.xlsx")
+    (sheet,) = report.recognised
+    wrong = {f.column: f for f in sheet.findings}
+    assert column in wrong and isinstance(wrong[column].found, str)
