@@ -51,7 +51,7 @@ def choose_config(data_dir) -> runs.TrainConfig:
         min_value=1e-5,
         max_value=10.0,
         value=DEFAULT_LR[model],
-        format="%.3f",
+        format="%g",
         key=f"lr-{model}",
     )
     device_labels = {"auto": f"auto ({'CUDA' if gpu else 'CPU'})", "cpu": "CPU", "cuda": "CUDA"}
@@ -72,9 +72,9 @@ def choose_config(data_dir) -> runs.TrainConfig:
     return config
 
 
-def show_model_summary(name: str) -> None:
+def show_model_summary(name: str, expanded: bool) -> None:
     params, table = model_summary(name)
-    with st.expander(f"Model summary: {name}, {params:,} trainable parameters", expanded=False):
+    with st.expander(f"Model summary: {name}, {params:,} trainable parameters", expanded=expanded):
         st.dataframe(
             table[["layer", "type", "output_shape", "params", "kernel", "stride", "receptive_field"]],
             hide_index=True,
@@ -168,8 +168,12 @@ def live_view(run_id: str) -> None:
     """Status, progress, speed, charts and log tail of one run; re-run every second while it trains."""
     tail, progress = tracker(run_id)
     progress.add(tail.read_new())
-    status = runs.run_status(run_id, progress=progress)
-    config = runs.read_run_info(run_id).get("config", {})
+    try:
+        config = runs.read_run_info(run_id).get("config", {})
+        status = runs.run_status(run_id, progress=progress)
+    except runs.RunError as error:  # pruned by another tab since this page listed it
+        st.warning(f"{error}: it may have been pruned.")
+        return
     total_epochs = int(config.get("epochs", 1))
 
     st.markdown(f"**Run `{run_id}`**: :{STATUS_COLORS[status]}[**{status}**]")
@@ -210,12 +214,20 @@ def live_view(run_id: str) -> None:
         st.rerun(scope="app")
 
 
+def file_bytes(path) -> bytes:
+    """A file's bytes when the download is clicked; empty if the run was pruned meanwhile."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
 def downloads(run_id: str) -> None:
     folder = runs.run_dir(run_id)
     log_col, checkpoint_col = st.columns(2)
     log_col.download_button(
         "Download log",
-        data=lambda: (folder / "stdout.log").read_bytes(),
+        data=lambda: file_bytes(folder / "stdout.log"),
         file_name=f"{run_id}-stdout.log",
         mime="text/plain",
         on_click="ignore",
@@ -223,14 +235,24 @@ def downloads(run_id: str) -> None:
     if (folder / "best.pt").is_file():
         checkpoint_col.download_button(
             "Download checkpoint (best.pt)",
-            data=lambda: (folder / "best.pt").read_bytes(),
+            data=lambda: file_bytes(folder / "best.pt"),
             file_name=f"{run_id}-best.pt",
             on_click="ignore",
         )
 
 
-def history(ids: list[str]) -> list[runs.RunSummary]:
-    rows = [runs.summarize(run_id) for run_id in ids]
+def summaries(ids: list[str]) -> dict[str, runs.RunSummary]:
+    """id -> history row; a run pruned by another tab since it was listed is left out, not an error."""
+    rows = {}
+    for run_id in ids:
+        try:
+            rows[run_id] = runs.summarize(run_id)
+        except runs.RunError:
+            continue
+    return rows
+
+
+def history(rows: list[runs.RunSummary]) -> None:
     table = pd.DataFrame(
         {
             "run": [r.id for r in rows],
@@ -242,15 +264,12 @@ def history(ids: list[str]) -> list[runs.RunSummary]:
             "started": [r.started_at for r in rows],
         }
     )
+    percent = st.column_config.NumberColumn(format="%.2f")
     st.dataframe(
         table,
         hide_index=True,
-        column_config={
-            "final test accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
-            "best test accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
-        },
+        column_config={"final test accuracy (%)": percent, "best test accuracy (%)": percent},
     )
-    return rows
 
 
 def compare(rows: list[runs.RunSummary]) -> None:
@@ -279,8 +298,9 @@ except runs.RunError as error:
 
 data_dir = resolve_data_dir(None).resolve()
 missing = missing_files(data_dir)
+active = runs.active_runs()
 config = choose_config(data_dir)
-show_model_summary(config.model)
+show_model_summary(config.model, expanded=not active)
 if missing:
     st.error(missing_message(data_dir, missing))
     st.markdown(
@@ -289,19 +309,17 @@ if missing:
     )
 if st.button("Start training", type="primary", disabled=bool(missing)):
     start(config, gpu_name())
+    active = runs.active_runs()
 st.caption(f"At most {limit} training run{'s' if limit > 1 else ''} at a time on this server.")
 
-ids = runs.list_runs()
-active = runs.active_runs()
+rows = summaries(runs.list_runs())
+ids = list(rows)
 run_id = watched_run(ids, active)
 if run_id is not None:
     st.subheader("Run")
     if len(ids) > 1:
         choice = st.selectbox(
-            "Show run",
-            ids,
-            index=ids.index(run_id),
-            format_func=lambda i: f"{i} ({runs.summarize(i).status})",
+            "Show run", ids, index=ids.index(run_id), format_func=lambda i: f"{i} ({rows[i].status})"
         )
         if choice != run_id:
             run_id = choice
@@ -310,9 +328,10 @@ if run_id is not None:
         with st.spinner("Stopping…"):
             runs.stop_run(run_id)
         st.rerun()
-    running = runs.run_status(run_id) == runs.RUNNING
+    running = rows[run_id].status == runs.RUNNING
     st.fragment(live_view, run_every=REFRESH_S if running else None)(run_id)
     downloads(run_id)
 
     st.subheader("History")
-    compare(history(ids))
+    history(list(rows.values()))
+    compare(list(rows.values()))

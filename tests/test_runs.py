@@ -151,8 +151,8 @@ def test_a_run_finishes_and_its_history_row_reads_the_last_epoch(root, stand_in)
     assert json.loads((root / run_id / "status.json").read_text())["status"] == runs.DONE
     assert "epoch 2 batch 4/4" in runs.tail_text(root / run_id / "stdout.log")
     assert runs.list_runs(root) == [run_id]
-    wait_for(lambda: not runs.active_runs(root), what="the process to exit after its end event")
-    assert not Path(f"/proc/{info['pid']}").exists()  # reaped: no zombie left behind
+    # Reaped once it exits: without the waitpid it would linger as a zombie and /proc/<pid> would stay.
+    wait_for(lambda: runs.reap_children() or not Path(f"/proc/{info['pid']}").exists(), what="the reap")
 
 
 def test_event_tail_reads_only_new_bytes_and_waits_for_a_partial_line(tmp_path):
@@ -342,3 +342,21 @@ def test_trainers_are_stopped_when_the_app_process_exits(tmp_path, stand_in):
     pid, run_id = done.stdout.split()
     assert not group_exists(int(pid))
     assert runs.run_status(run_id, tmp_path / "runs") == runs.STOPPED
+
+
+def test_another_process_finds_the_run_and_can_stop_it(root, stand_in):
+    """What an app restart or a second server sees: nothing but the runs folder and /proc."""
+    run_id = runs.start_run(runs.TrainConfig(epochs=100), root, trainer=stand_in(sleep=0.2))
+    other_app = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from training import runs
+        root = Path({str(root)!r})
+        print(runs.list_runs(root), runs.run_status({run_id!r}, root), runs.stop_run({run_id!r}, root, grace=10))
+        """
+    )
+    command = [sys.executable, "-c", other_app]
+    done = subprocess.run(command, cwd=runs.REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [f"['{run_id}']", "running", "stopped"]
+    assert runs.run_status(run_id, root) == runs.STOPPED

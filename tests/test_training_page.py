@@ -128,6 +128,29 @@ def test_a_tiny_run_trains_and_a_new_session_finds_it_with_its_accuracy(runs_fol
     reloaded = open_page()
     assert shown_status(reloaded, run_id) == runs.DONE
     assert history_row(reloaded, run_id)["final test accuracy (%)"] == pytest.approx(test_acc[-1])
+    downloads = [b.label for b in reloaded.get("download_button")]
+    assert downloads == ["Download log", "Download checkpoint (best.pt)"]
+
+
+@needs_mnist
+def test_two_finished_runs_can_be_compared(runs_folder):
+    at = open_page()
+    finished = []
+    for _ in range(2):
+        start_training(at, epochs=1)
+        finished.append(runs.list_runs(runs_folder)[0])
+        wait_for_status(at, finished[-1], runs.DONE)
+    at.run()  # the page's own full rerun when a run ends (AppTest reruns only when asked)
+    [chooser] = [m for m in at.multiselect if m.label == "Compare runs"]
+    assert sorted(chooser.value) == sorted(finished)
+    figures = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    [comparison] = [f for f in figures if f["layout"]["title"]["text"] == "Test accuracy per epoch"]
+    assert sorted(trace["name"] for trace in comparison["data"]) == sorted(f"{i}: test" for i in finished)
+    for trace, run_id in zip(comparison["data"], chooser.value, strict=True):
+        history = [
+            json.loads(line) for line in (runs_folder / run_id / "events.jsonl").read_text().splitlines()
+        ]
+        assert trace["y"] == [e["test_acc"] for e in history if e["event"] == "epoch"]
 
 
 @needs_mnist

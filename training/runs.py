@@ -264,12 +264,13 @@ def _launch_lock(root: Path) -> Iterator[None]:
 
 
 def active_runs(root: Path | None = None) -> list[str]:
-    """Runs whose trainer process is alive (even one that has written its "end" event and is exiting)."""
+    """Runs that are training now: alive, and without an "end" event. (A trainer that has written its end
+    event is only tearing down; counting it would refuse a user who clicks Start the moment a run is done.)"""
     root = root or runs_root()
     alive = []
     for run_id in list_runs(root):
         with contextlib.suppress(RunError):
-            if is_alive(read_run_info(run_id, root)):
+            if run_status(run_id, root) == RUNNING:
                 alive.append(run_id)
     return alive
 
@@ -335,9 +336,19 @@ def stop_run(run_id: str, root: Path | None = None, grace: float = STOP_GRACE_S)
         # (Linux does not hand out a pid while it still names a process group, so pgid is still ours.)
         _signal_group(pgid, signal.SIGKILL)
         deadline = time.monotonic() + 5
-        while is_alive(info) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while (is_alive(info) or _group_exists(pgid)) and time.monotonic() < deadline:
+            time.sleep(0.05)  # until every member has been reaped (orphaned workers by init)
     return run_status(run_id, root)
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _signal_group(pgid: int, signum: int) -> None:
