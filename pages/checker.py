@@ -1,6 +1,7 @@
 """Check a worksheet: upload a student's .xlsx, see the wrong cells named and the sheet's own error curve."""
 
 import json
+import re
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -10,6 +11,11 @@ from exports.check import Report, SheetReport, WorkbookError, check_workbook, di
 from exports.safe_xlsx import MAX_UPLOAD_BYTES
 
 UPLOAD_LIMIT_MB = MAX_UPLOAD_BYTES // (1024 * 1024)
+
+
+def plain(text: str) -> str:
+    """Text from a workbook shown through st.markdown as typed: a_h1, $B$3 and * stay literal."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!$|<>~])", r"\\\1", text)
 
 
 @st.cache_data(max_entries=16, show_spinner="Checking every sheet…")
@@ -24,10 +30,10 @@ def findings_table(sheet: SheetReport) -> pd.DataFrame:
             {
                 "column": display(f.column),
                 "first wrong cell": f.cell,
-                "check": f.check,
-                "expected": f.expected,
-                "found": f.found if isinstance(f.found, float) else str(f.found),
                 "hint": f.hint,
+                "expected": f.expected,
+                "found": f"{f.found:.10g}" if isinstance(f.found, float) else str(f.found),
+                "check": f.check,
                 "formula in the sheet": f.formula or "",
                 "expected formula": f.expected_formula or "",
             }
@@ -55,6 +61,15 @@ def error_figure(sheet: SheetReport) -> go.Figure:
     return figure
 
 
+def curve_gap(sheet: SheetReport) -> float | None:
+    """The largest |E_total(sheet) − E_total(correct)| over the rows both have, or None."""
+    rows = min(len(sheet.errors), len(sheet.expected_errors))
+    if rows == 0:
+        return None
+    gaps = [abs(a - b) for a, b in zip(sheet.errors[:rows], sheet.expected_errors[:rows], strict=True)]
+    return max(gaps) if all(g == g for g in gaps) else None  # NaN where a cell holds no number
+
+
 def show_sheet(sheet: SheetReport) -> None:
     st.subheader(f"Sheet {sheet.name}")
     if not sheet.recognised:
@@ -66,29 +81,39 @@ def show_sheet(sheet: SheetReport) -> None:
         st.caption(f"Note: {sheet.note}.")
     if sheet.missing_columns:
         st.caption(f"Not in the table, so not checked: {', '.join(sheet.missing_columns)}.")
-    table, chart = st.columns([3, 2])
-    with table:
-        if sheet.findings:
-            st.error(
-                f"{len(sheet.findings)} wrong column(s): the first wrong cell of each.",
-                icon=":material/close:",
+    if sheet.findings:
+        st.error(
+            f"{len(sheet.findings)} wrong column(s): the first wrong cell of each.", icon=":material/close:"
+        )
+        st.dataframe(
+            findings_table(sheet),
+            hide_index=True,
+            column_config={
+                "expected": st.column_config.NumberColumn(format="%.10g"),
+                "hint": st.column_config.TextColumn(width="large"),
+            },
+        )
+        st.markdown(
+            "\n".join(
+                f"- **{plain(display(f.column))}** at {plain(f.cell)}: {plain(f.hint)}"
+                for f in sheet.findings
             )
-            st.dataframe(
-                findings_table(sheet),
-                hide_index=True,
-                column_config={
-                    "expected": st.column_config.NumberColumn(format="%.10g"),
-                    "hint": st.column_config.TextColumn(width="large"),
-                },
-            )
-        else:
-            st.success(
-                "Every column agrees with backprop_core: the values, and the formulas with other inputs "
-                "(t1 ≠ t2, other weights and η).",
-                icon=":material/check:",
-            )
-    with chart:
-        st.plotly_chart(error_figure(sheet), config={"displaylogo": False}, key=f"curve-{sheet.name}")
+        )
+    else:
+        st.success(
+            "Every column agrees with backprop_core: the values, and the formulas with other inputs "
+            "(t1 ≠ t2, other weights and η).",
+            icon=":material/check:",
+        )
+    chart, notes = st.columns([2, 1])
+    chart.plotly_chart(error_figure(sheet), config={"displaylogo": False}, key=f"curve-{sheet.name}")
+    gap = curve_gap(sheet)
+    if gap is not None:
+        notes.metric("Largest gap between the two E_total curves", f"{gap:.2g}")
+        notes.caption(
+            "A wrong gradient can move E_total by as little as 1e-10: the curves then look the same, "
+            "which is why the check compares every column, not the error chart."
+        )
 
 
 st.title("Check a worksheet")
