@@ -79,16 +79,22 @@ def summary_table(result: Sweep) -> pd.DataFrame:
     )
 
 
-def first_failure(result: Sweep) -> int | None:
+FAILURE_VERBS = {"diverged": "diverges", "saturated": "stalls: the units saturate and the gradient vanishes"}
+
+
+def first_failure(statuses) -> int | None:
     """Index of the smallest learning rate whose run does not settle (diverged or stuck), or None."""
-    bad = [i for i, status in enumerate(result.statuses()) if status in ("diverged", "saturated")]
+    bad = [i for i, status in enumerate(statuses) if status in ("diverged", "saturated")]
     return bad[0] if bad else None
 
 
-def scan_chart(result: Sweep) -> go.Figure:
-    """Final E_total against learning rate (both axes log), coloured by status, the first failure marked."""
-    statuses = np.array(result.statuses())
-    finals = result.final_errors
+def scan_chart(scan: pd.DataFrame) -> go.Figure:
+    """Final E_total against learning rate (both axes log), coloured by status, the first failure marked.
+
+    `scan` is a Sweep.summary() (lr, final_E_total, status) with attrs["steps"]."""
+    lrs = scan["lr"].to_numpy()
+    finals = scan["final_E_total"].to_numpy()
+    statuses = scan["status"].to_numpy()
     # A run that reaches exactly 0 has no place on a log axis: draw it at a floor below every other
     # point, as its own trace, rather than leaving a gap that looks like missing data.
     positive = finals[finals > 0]
@@ -99,7 +105,7 @@ def scan_chart(result: Sweep) -> go.Figure:
         if chosen.any():
             figure.add_trace(
                 go.Scatter(
-                    x=result.lrs[chosen],
+                    x=lrs[chosen],
                     y=finals[chosen],
                     mode="markers",
                     marker=dict(size=5),
@@ -111,7 +117,7 @@ def scan_chart(result: Sweep) -> go.Figure:
     if exact_zero.any():
         figure.add_trace(
             go.Scatter(
-                x=result.lrs[exact_zero],
+                x=lrs[exact_zero],
                 y=np.full(int(exact_zero.sum()), floor),
                 mode="markers",
                 marker=dict(size=6, symbol="triangle-down"),
@@ -119,17 +125,17 @@ def scan_chart(result: Sweep) -> go.Figure:
                 hovertemplate="η %{x:.4g}<br>final E_total 0<extra>converged</extra>",
             )
         )
-    failure = first_failure(result)
+    failure = first_failure(statuses)
     if failure is not None:
         figure.add_vline(
-            x=float(result.lrs[failure]),
+            x=float(lrs[failure]),
             line_dash="dash",
-            annotation_text=f"stops converging: η ≈ {result.lrs[failure]:.3g}",
+            annotation_text=f"stops converging: η ≈ {lrs[failure]:.3g}",
             annotation_position="top left",
         )
     figure.update_layout(
         xaxis_title="learning rate η (log scale)",
-        yaxis_title=f"E_total after {result.errors.shape[1] - 1:,} steps",
+        yaxis_title=f"E_total after {scan.attrs['steps']:,} steps",
         xaxis_type="log",
         yaxis_type="log",
         xaxis_exponentformat="power",
@@ -191,17 +197,18 @@ def reading(result: Sweep) -> list[str]:
     return sentences
 
 
-def scan_reading(result: Sweep) -> str:
-    failure = first_failure(result)
-    good = [s in ("converged", "still falling") for s in result.statuses()]
-    share = 100 * sum(good) / len(good)
+def scan_reading(scan: pd.DataFrame) -> str:
+    """Where training stops settling, read from a dense scan's summary."""
+    lrs, statuses, steps = scan["lr"].to_numpy(), scan["status"].tolist(), scan.attrs["steps"]
+    failure = first_failure(statuses)
+    good = sum(s in ("converged", "still falling") for s in statuses)
     if failure is None:
         return (
-            f"Every learning rate from {result.lrs[0]:g} to {result.lrs[-1]:g} settles within "
-            f"{result.errors.shape[1] - 1:,} steps ({share:.0f} % converge or are still falling)."
+            f"Every learning rate from {lrs[0]:g} to {lrs[-1]:g} settles within {steps:,} steps "
+            f"({100 * good / len(statuses):.0f} % converge or are still falling)."
         )
     return (
-        f"Training settles up to about η ≈ {result.lrs[max(failure - 1, 0)]:.3g}; from η ≈ "
-        f"{result.lrs[failure]:.3g} it {result.statuses()[failure]}. Above that line the step jumps past the "
-        f"minimum instead of walking into it."
+        f"Training settles up to about η ≈ {lrs[max(failure - 1, 0)]:.3g}; from η ≈ {lrs[failure]:.3g} "
+        f"it {FAILURE_VERBS[statuses[failure]]}. Past that point a step jumps across the minimum instead of "
+        "walking into it."
     )

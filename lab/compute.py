@@ -41,9 +41,14 @@ def scan_steps(steps: int) -> int:
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner="Scanning 1,000 learning rates…")
-def scan(config: dict, steps: int) -> Sweep:
-    """Final E_total for each of SCAN_LRS after scan_steps(steps) updates."""
-    return backprop_core.sweep(Config.from_dict(config), SCAN_LRS, scan_steps(steps))
+def scan(config: dict, steps: int) -> pd.DataFrame:
+    """lr, final_E_total, steps_to_target, status for each of SCAN_LRS after scan_steps(steps) updates.
+
+    Only the summary is kept: the full error curves (8 MB) would be copied on every cache hit."""
+    result = backprop_core.sweep(Config.from_dict(config), SCAN_LRS, scan_steps(steps))
+    summary = result.summary()
+    summary.attrs["steps"] = result.errors.shape[1] - 1
+    return summary
 
 
 def weights_at(frame: pd.DataFrame, step: int) -> dict[str, float]:
