@@ -342,7 +342,7 @@ class Workbook:
                 cached = openpyxl.load_workbook(
                     io.BytesIO(data), read_only=True, data_only=True, keep_links=False
                 )
-                self.values = {ws.title: list(ws.iter_rows(values_only=True)) for ws in cached.worksheets}
+                self.values = {ws.title: list(_rows(ws)) for ws in cached.worksheets}
                 self.formulas = openpyxl.load_workbook(
                     io.BytesIO(data), read_only=not has_tables, data_only=False, keep_links=False
                 )
@@ -369,7 +369,7 @@ class Workbook:
         rows = self._formula_rows.get(sheet, [])
         if row > len(rows) and sheet not in self._complete and sheet in self.sheetnames:
             wanted = max(row, 2 * len(rows), 64)  # read ahead, so walking down a sheet reads it about once
-            rows = list(self.formulas[sheet].iter_rows(max_row=wanted, values_only=True))
+            rows = list(_rows(self.formulas[sheet], wanted))
             if len(rows) < wanted:
                 self._complete.add(sheet)
             self._formula_rows[sheet] = rows
@@ -409,6 +409,14 @@ class Workbook:
         return Parsed("=" + "".join(parts), tuple(refs))
 
 
+def _rows(ws, max_row: int | None = None):
+    """A sheet's rows of values from row 1, without trusting its stated dimensions (some writers get
+    them wrong, and read-only mode would then cut rows short)."""
+    if hasattr(ws, "reset_dimensions"):
+        ws.reset_dimensions()
+    return ws.iter_rows(max_row=max_row, values_only=True)
+
+
 class Evaluator:
     """Computes cells from the workbook's formulas; `overrides` replace chosen cells' values."""
 
@@ -418,10 +426,6 @@ class Evaluator:
         self.book = book
         self.memo: dict[tuple[str, int, int], object] = dict(overrides or {})
         self.busy: set[tuple[str, int, int]] = set()
-
-    def number(self, sheet: str, row: int, col: int) -> float:
-        value = self.value(sheet, row, col)
-        return _as_number(value)
 
     def value(self, sheet: str, row: int, col: int):
         key = (sheet, row, col)
