@@ -58,8 +58,9 @@ PERTURBED = {
 PERTURBED_ETA = 0.7
 
 # Without cached values (a file written by a program that does not calculate), the values check
-# evaluates the formulas itself; that costs about 1 ms a cell, so it stops after this many rows.
-MAX_EVALUATED_ROWS = 50
+# evaluates the formulas itself; the `formulas` package takes about 1 ms a cell, so it stops after this
+# many rows (the formulas check still covers the first two rows with other inputs).
+MAX_EVALUATED_ROWS = 20
 
 # Limits that keep a hostile workbook from making one check slow: Excel's own formula length, the cells
 # one range argument may span (SUM(A1:XFD1048576) would be 17 billion), and compiled formulas kept.
@@ -368,9 +369,11 @@ class Workbook:
     def _formula_rows_to(self, sheet: str, row: int) -> list[tuple]:
         rows = self._formula_rows.get(sheet, [])
         if row > len(rows) and sheet not in self._complete and sheet in self.sheetnames:
-            wanted = max(row, 2 * len(rows), 64)  # read ahead, so walking down a sheet reads it about once
+            # Read ahead, so walking down a sheet reads it about twice at most; past 4,096 rows read it all.
+            wanted = max(row, 2 * len(rows), 64)
+            wanted = None if wanted > 4096 else wanted
             rows = list(_rows(self.formulas[sheet], wanted))
-            if len(rows) < wanted:
+            if wanted is None or len(rows) < wanted:
                 self._complete.add(sheet)
             self._formula_rows[sheet] = rows
         return rows
@@ -534,6 +537,8 @@ def find_layout(book: Workbook, sheet: str) -> Layout | None:
     # A file saved by Excel or LibreOffice holds every formula's value: count filled rows by those.
     # A file from a writer that does not calculate (openpyxl) holds none: count rows by the formulas.
     uncached = book.cached_value(sheet, header_row + 2, w1) is None and book.raw(sheet, header_row + 2, w1)
+    if uncached:
+        book.raw(sheet, MAX_STEPS + header_row + 2, w1)  # one read of the whole sheet's formulas
     n = 0
     while n <= MAX_STEPS and _filled(book, sheet, header_row + 1 + n, w1, bool(uncached)):
         n += 1
