@@ -25,6 +25,8 @@ def model_summary(name: str) -> tuple[int, pd.DataFrame]:
     model = MODELS[name]()
     table = pd.DataFrame(summary(model))
     table["output_shape"] = table["output_shape"].map(lambda shape: " × ".join(map(str, shape)))
+    for column in ("kernel", "stride"):  # None for layers without a window (BatchNorm): show a blank
+        table[column] = table[column].map(lambda v: "" if v is None else str(v))
     return count_parameters(model), table
 
 
