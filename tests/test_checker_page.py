@@ -61,3 +61,8 @@ def test_a_bad_upload_gets_a_clear_message_and_no_traceback(data, message):
     at = upload("bad.xlsx", data)
     assert len(at.error) == 1 and message in at.error[0].value
     assert not at.exception
+
+
+def test_an_upload_over_the_size_limit_is_refused_in_code():
+    at = upload("huge.xlsx", b"PK" + b"\x00" * (10 * 1024 * 1024 + 1))
+    assert len(at.error) == 1 and "the limit is 10 MB" in at.error[0].value
