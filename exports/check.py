@@ -622,15 +622,15 @@ def detect_activation(values: Mapping[str, np.ndarray]) -> Activation:
 _MARK = re.compile(r"\{\{(\w+)\}\}")
 
 
-def expected_references(column: str, act: Activation) -> set[tuple[str, int]]:
-    """The quantities (name, row offset) the right formula of `column` reads, intermediates inlined,
-    as the xlsx export writes it (the activation's slope through a where it can: a·(1−a))."""
+def expected_references(column: str, act: Activation, present=COLUMNS) -> set[tuple[str, int]]:
+    """The quantities (name, row offset) the right formula of `column` reads, intermediates and the
+    columns not `present` inlined, as the xlsx export writes it (a sigmoid's slope as a·(1−a))."""
     if column in WEIGHTS:
         return {(column, -1), (f"dE_d{column}", -1), (ETA, 0)}
     if column in INPUTS + TARGETS:
         return set()
     formulas = build_network(False).by_name()
-    text = formulas[column].excel(act, lambda n: "{{" + n + "}}" if n in COLUMNS else None, formulas)
+    text = formulas[column].excel(act, lambda n: "{{" + n + "}}" if n in present else None, formulas)
     return {(name, 0) for name in _MARK.findall(text)}
 
 
@@ -714,7 +714,7 @@ def hint_for(column: str, expected: float, found, refs_found: set | None, act: A
         if isinstance(found, str):
             return f"the cell shows {found!r} instead of a number"
         return f"the cell holds a typed number where {what} needs a formula"
-    expected_refs = expected_references(column, act)
+    expected_refs = expected_references(column, act, tuple(layout.columns))
     extra = sorted(refs_found - expected_refs, key=str)
     missing = sorted(expected_refs - refs_found, key=str)
     sentences = []
@@ -872,8 +872,6 @@ def check_sheet(book: Workbook, sheet: str) -> SheetReport:
         if not np.isfinite(report.eta):
             report.eta = None
     notes = []
-    if eta_ref is None and layout.n_rows > 1:
-        notes.append("no learning-rate cell found in the weight updates, so they were not checked")
     n_rows = layout.n_rows if cached else min(layout.n_rows, MAX_EVALUATED_ROWS)
     if not cached:
         notes.append(
@@ -883,6 +881,16 @@ def check_sheet(book: Workbook, sheet: str) -> SheetReport:
     numbers, shown = _sheet_values(book, layout, evaluator, n_rows)
     act = detect_activation(numbers)
     report.activation = act.name
+    if eta_ref is None and layout.n_rows > 1:
+        report.eta = typed_eta(numbers)
+        notes.append(
+            "no learning-rate cell in the weight updates (η typed into each formula?); "
+            + (
+                f"η = {report.eta:g} read from the first update"
+                if report.eta
+                else "the updates were not checked"
+            )
+        )
     values_findings = _compare(book, layout, numbers, shown, report.eta, eta_ref, act, "values", COLUMNS)
     report.findings = values_findings + _formulas_check(
         book, layout, eta_ref, act, {f.column for f in values_findings}
@@ -892,6 +900,20 @@ def check_sheet(book: Workbook, sheet: str) -> SheetReport:
     report.start = _start(numbers, report.eta, act)
     report.note = "; ".join(notes)
     return report
+
+
+def typed_eta(numbers: Mapping[str, np.ndarray]) -> float | None:
+    """η from the first update, w(row 1) = w(row 0) − η·∂E/∂w(row 0), when every weight agrees on it."""
+    estimates = []
+    for w in WEIGHTS:
+        gradient = numbers.get(f"dE_d{w}")
+        if gradient is not None and len(gradient) > 1 and np.isfinite(gradient[0]) and gradient[0] != 0:
+            estimates.append((numbers[w][0] - numbers[w][1]) / gradient[0])
+    if not estimates or not np.all(np.isfinite(estimates)):
+        return None
+    middle = float(np.median(estimates))
+    agree = all(abs(e - middle) <= 1e-6 * abs(middle) for e in estimates)
+    return middle if agree and middle > 0 else None
 
 
 def _formulas_check(book, layout, eta_ref, act, already: set[str]) -> list[Finding]:

@@ -364,3 +364,32 @@ def test_libreoffice_recalculated_workbook_passes_the_values_check(tmp_path, exp
     (finding,) = sheets[SHEET].findings
     assert finding.column == "dE_dw6" and finding.check == "values"
     assert HEADER_ROW == sheets[SHEET].header_row
+
+
+def test_eta_typed_into_the_update_formulas_is_read_from_the_first_update(exported):
+    """=E6-0.5*X6 instead of =E6-eta*X6: no η cell, so η comes from the values; a wrong update still shows."""
+    wb = openpyxl.load_workbook(io.BytesIO(exported))
+    ws = wb[SHEET]
+    for row in range(FIRST_ROW + 1, ws.max_row + 1):
+        for w in ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"):
+            cell = ws[f"{LETTER[w]}{row}"]
+            cell.value = cell.value.replace("eta", "0.5")
+    clean = check_workbook(save(wb), "typed.xlsx").recognised[0]
+    assert clean.eta == pytest.approx(0.5, rel=1e-9) and clean.eta_cell is None
+    assert clean.findings == [] and "typed into" in clean.note
+    cell = ws[f"{LETTER['w6']}{FIRST_ROW + 2}"]
+    cell.value = cell.value.replace("0.5", "0.05")  # one update with another learning rate
+    found = findings(save(wb))
+    assert set(found) == {"w6"} and found["w6"].cell == f"{SHEET}!N{FIRST_ROW + 2}"
+
+
+def test_right_cells_combined_wrongly_gets_the_formula_in_the_hint(exported):
+    wb = openpyxl.load_workbook(io.BytesIO(exported))
+    ws = wb[SHEET]
+    for row in range(FIRST_ROW, ws.max_row + 1):
+        cell = ws[f"{LETTER['E1']}{row}"]
+        cell.value = cell.value.replace("0.5*", "")  # E1 = (t1 - a_o1)^2, without the ½
+    found = findings(save(wb))
+    assert set(found) == {"E1"}
+    assert "combines them wrongly" in found["E1"].hint and "0.5" in found["E1"].hint
+    assert found["E1"].found == pytest.approx(2 * found["E1"].expected, rel=1e-12)
