@@ -393,3 +393,21 @@ def test_right_cells_combined_wrongly_gets_the_formula_in_the_hint(exported):
     assert set(found) == {"E1"}
     assert "combines them wrongly" in found["E1"].hint and "0.5" in found["E1"].hint
     assert found["E1"].found == pytest.approx(2 * found["E1"].expected, rel=1e-12)
+
+
+def test_a_table_without_the_h_columns_is_checked_with_them_inlined():
+    """Some students skip h1 and h2 and write a_h1 = 1/(1+EXP(-(w1*i1+w2*i2))) directly."""
+    order = [c for c in COLUMNS if c not in ("h1", "h2")]
+    data = shuffled_workbook(order, first_row=3, labels={})
+    (sheet,) = check_workbook(data, "short.xlsx").sheets
+    assert sheet.recognised and sheet.missing_columns == ("h1", "h2")
+    assert sheet.findings == []
+    letter = {name: get_column_letter(i + 3) for i, name in enumerate(order)}
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    cell = wb["Mine"][f"{letter['a_h2']}3"]
+    cell.value = cell.value.replace(f"{letter['w4']}3", f"{letter['w2']}3")  # w2 where w4 belongs
+    found = findings(save(wb), "Mine")
+    assert set(found) == {"a_h2"}
+    assert (
+        f"uses w2 (column {letter['w2']}) where a_h2 needs w4 (column {letter['w4']})" in found["a_h2"].hint
+    )
