@@ -343,7 +343,8 @@ class Workbook:
                 cached = openpyxl.load_workbook(
                     io.BytesIO(data), read_only=True, data_only=True, keep_links=False
                 )
-                self.values = {ws.title: list(_rows(ws)) for ws in cached.worksheets}
+                self.values = {ws.title: _rows(ws) for ws in cached.worksheets}
+                cached.close()
                 self.formulas = openpyxl.load_workbook(
                     io.BytesIO(data), read_only=not has_tables, data_only=False, keep_links=False
                 )
@@ -372,7 +373,7 @@ class Workbook:
             # Read ahead, so walking down a sheet reads it about twice at most; past 4,096 rows read it all.
             wanted = max(row, 2 * len(rows), 64)
             wanted = None if wanted > 4096 else wanted
-            rows = list(_rows(self.formulas[sheet], wanted))
+            rows = _rows(self.formulas[sheet], wanted)
             if wanted is None or len(rows) < wanted:
                 self._complete.add(sheet)
             self._formula_rows[sheet] = rows
@@ -412,12 +413,14 @@ class Workbook:
         return Parsed("=" + "".join(parts), tuple(refs))
 
 
-def _rows(ws, max_row: int | None = None):
+def _rows(ws, max_row: int | None = None) -> list[tuple]:
     """A sheet's rows of values from row 1, without trusting its stated dimensions (some writers get
     them wrong, and read-only mode would then cut rows short)."""
     if hasattr(ws, "reset_dimensions"):
         ws.reset_dimensions()
-    return ws.iter_rows(max_row=max_row, values_only=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # openpyxl warns about extensions it does not read
+        return list(ws.iter_rows(max_row=max_row, values_only=True))
 
 
 class Evaluator:
