@@ -70,6 +70,8 @@ def format_report(report: Report) -> str:
         lines.append(
             "no sheet holds an iteration table (a header row with t1, t2, i1, i2, w1…w8 and E_total)"
         )
+    elif report.mistakes == 0:
+        lines.append(f"no mistake in {len(report.recognised)} checked sheet(s)")
     else:
         wrong = sum(1 for s in report.sheets if s.findings)
         lines.append(f"{report.mistakes} mistake(s) in {wrong} of {len(report.recognised)} checked sheet(s)")
