@@ -2,8 +2,8 @@
 
 Each line reads   name = formula = formula with numbers = value,   e.g.
     h_1 = w_1 i_1 + w_2 i_2 = 0.15 · 0.05 + 0.2 · 0.1 = 0.0275
-A gradient that goes through intermediates (δ_o1, ∂E/∂a_h1, δ_h1) also gets its chain written in full,
-by substituting those intermediates' own trees into it.
+A gradient that goes through intermediates (δ_o1, ∂E/∂a_h1, δ_h1) also gets its chain written out, by
+substituting those intermediates' own trees into it (see CHAINS for how far).
 """
 
 from __future__ import annotations
@@ -17,8 +17,12 @@ from backprop_core.network import Formula
 
 from .format import number
 
-# The backward intermediates: named so that the chain rule can be followed one factor at a time.
-INTERMEDIATES = ("delta_o1", "delta_o2", "dE_da_h1", "dE_da_h2", "delta_h1", "delta_h2")
+# The backward intermediates, named so that the chain rule can be followed one factor at a time. A
+# derivation writes its chain out through the first group that appears in it: a hidden-layer gradient
+# through ∂E/∂a_h and δ_h, down to the two output paths δ_o1·w5 + δ_o2·w7 (δ_o is derived just above
+# it, and expanding it too makes a line no screen can show); an output-layer gradient through δ_o,
+# down to (a_o1 − t1)·a_o1(1 − a_o1)·a_h1.
+CHAINS = (("dE_da_h1", "dE_da_h2", "delta_h1", "delta_h2"), ("delta_o1", "delta_o2"))
 
 
 def symbol(name: str) -> str:
@@ -65,13 +69,15 @@ def derivations(config: Config, stage: str, values: Mapping[str, float]) -> list
 
 
 def _derive(formula: Formula, act, trees: Mapping[str, Expr], values: Mapping[str, float]) -> Derivation:
+    chain = formula.expr
+    if not formula.name.startswith("dE_da_"):  # ∂E/∂a_h is already the two paths, δ_o1·w5 + δ_o2·w7
+        chain = next(
+            (c for names in CHAINS if (c := inline(formula.expr, trees, names)) != formula.expr), chain
+        )
     lines = [formula.expr.latex(act)]
-    full = inline(formula.expr, trees, INTERMEDIATES)
-    if full != formula.expr:  # show the chain rule in full, then with numbers
-        lines.append(full.latex(act))
-        lines.append(full.latex(act, values=values))
-    else:
-        lines.append(formula.expr.latex(act, values=values))
+    if chain != formula.expr:  # the chain rule written out, then with its numbers
+        lines.append(chain.latex(act))
+    lines.append(chain.latex(act, values=values))
     lines.append(_value(values[formula.name]))
     body = r" \\ &= ".join(lines)
     latex = rf"\begin{{aligned}} {symbol(formula.name)} &= {body} \end{{aligned}}"

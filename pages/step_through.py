@@ -7,6 +7,8 @@ from lab import compute, state, views
 from lab.derivations import derivations
 from lab.format import learning_rate, number
 
+SMALL = r"\footnotesize "  # KaTeX's default size makes the longest chains wider than the column
+
 setup = state.sidebar()
 st.title("Step through one update")
 st.markdown(
@@ -19,7 +21,7 @@ views.error_metrics(frame, setup.step)
 config = setup.config
 activation = ACTIVATIONS[config.activation]
 
-lessons, check = st.columns([5, 4], gap="medium")
+lessons, check = st.columns([5, 3], gap="medium")
 with lessons:
     forward, backward, update = st.tabs(["Forward", "Backward", "Next forward"])
 with forward:
@@ -28,18 +30,18 @@ with forward:
         f"{activation.why} The error is half the squared miss of each output."
     )
     for item in derivations(config, "forward", values):
-        st.latex(item.latex)
+        st.latex(SMALL + item.latex)
         st.caption(item.why)
 with backward:
     st.markdown(
         "The chain rule, from the error back to each weight. **δ** is ∂E/∂(a unit's sum): for an output "
         "it is (a_o − t) times the activation's slope, and only that output's error depends on it, so E2 "
         "drops out of ∂E/∂w5. A hidden unit feeds **both** outputs, so two paths reach w1 (through o1 and "
-        "w5, through o2 and w7) and their contributions add up. Each gradient is written first with its "
-        "named factors, then in full, then with numbers."
+        "w5, through o2 and w7) and their contributions add up. Each gradient is written with its named "
+        "factors, then with the chain written out, then with numbers."
     )
     for item in derivations(config, "backward", values):
-        st.latex(item.latex)
+        st.latex(SMALL + item.latex)
         st.caption(item.why)
 with update:
     st.markdown(
@@ -48,7 +50,7 @@ with update:
         "All eight use the gradients of the same forward pass, so the order does not matter."
     )
     for item in derivations(config, "update", values):
-        st.latex(item.latex)
+        st.latex(SMALL + item.latex)
     next_weights = {name.removeprefix("next_"): values[name] for name in values if name.startswith("next_")}
     after = compute.row_at(compute.key(config), setup.lr, next_weights)
     fall = values["E_total"] - after["E_total"]
