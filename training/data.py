@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import math
 import os
 import struct
@@ -205,7 +206,7 @@ def download_missing(
                 with opener(url, timeout=timeout) as response:
                     blob = response.read()
                 content = decompress(blob, url)
-            except (OSError, ValueError) as error:  # URLError is an OSError; DatasetError a ValueError
+            except (OSError, ValueError, http.client.HTTPException) as error:  # URLError: OSError
                 failures.append(f"{url}: {getattr(error, 'reason', error)}")
                 continue
             if md5(content) != checksums[name]:
