@@ -113,11 +113,20 @@ def test_start_watch_reload_stop_in_a_browser(tmp_path):
             # A reload is a new session: it finds the same run, still running, from the runs folder.
             page.reload()
             wait_for_status(page, run_id, "running")
-            page.get_by_role("button", name="Stop", exact=True).click()
+            # The page's Stop, not the "Stop" in Streamlit's header that interrupts a script run in progress.
+            main = page.get_by_test_id("stMain")
+            main.get_by_role("button", name="Stop", exact=True).click()
             wait_for_status(page, run_id, "stopped")
             page.screenshot(path=shots / "3-stopped.png", full_page=True)
             wait_until(lambda: not process_exists(info["pid"]), 15, "the trainer to be gone")
             assert not group_exists(info["pgid"])
+
+            # The run's log comes down as a file, whole, with the lines the page streamed.
+            with page.expect_download() as download:
+                main.get_by_role("button", name="Download log").click()
+            log = Path(download.value.path()).read_text()
+            assert download.value.suggested_filename == f"{run_id}-stdout.log"
+            assert first <= set(re.findall(r"epoch \d+/\d+ batch \d+/\d+", log))
 
             # The app stops while a new run trains: its atexit cleanup must take the trainer with it.
             page.get_by_role("button", name="Start training").click()
