@@ -230,3 +230,29 @@ def test_a_bad_run_id_in_the_address_is_refused_politely(runs_folder):
     assert any("Ignoring the run in the address: not a run id" in w.value for w in at.warning)
     # With no runs at all there is nothing to watch, and the bad id was never turned into a path.
     assert not any("Run `" in m.value for m in at.markdown)
+
+
+def test_before_launch_the_page_shows_the_model_summary_and_the_devices(runs_folder):
+    from training.models import MODELS
+
+    at = open_page()
+    for name in ("classroom", "lean"):
+        at.selectbox[0].set_value(name)
+        at.run()
+        weights = sum(p.numel() for p in MODELS[name]().parameters())  # torch's own count, the oracle
+        [summary_box] = [e for e in at.expander if "Model summary" in e.label]
+        assert f"{name}, {weights:,} trainable parameters" in summary_box.label
+        layers = summary_box.dataframe[0].value
+        assert layers["params"].sum() == weights
+        assert layers["receptive_field"].is_monotonic_increasing  # each layer sees at least what the last saw
+        assert layers["receptive_field"].iloc[0] == 3  # a first 3x3 conv sees 3 pixels a side, by definition
+
+    device = at.radio[0]
+    assert device.options == ["auto (CPU)", "CPU", "CUDA"] or "GPU:" in " ".join(c.value for c in at.caption)
+    if device.options[0] == "auto (CPU)":  # no GPU here: asking for CUDA is refused before anything starts
+        assert any("No CUDA GPU available" in c.value for c in at.caption)
+        device.set_value("cuda")
+        button(at, "Start training").click()
+        at.run()
+        assert any("CUDA is not available" in e.value for e in at.error)
+        assert runs.list_runs(runs_folder) == []
