@@ -26,6 +26,7 @@ from backprop_core.config import (
     check_steps,
     check_value,
 )
+from lab.navigation import ensure_app_navigation
 
 DEFAULT_STEPS = 1000  # the classroom sweeps run 1,000 updates
 MAX_COMPARED_LRS = 12  # curves in one chart before it stops being readable
@@ -239,6 +240,7 @@ class _Form:
 
 def sidebar() -> Setup:
     """The configuration fields in the sidebar; returns the setup every page uses (always valid)."""
+    ensure_app_navigation()
     setup = current()
     config = setup.config
     form = _Form()

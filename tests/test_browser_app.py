@@ -92,6 +92,20 @@ def open_page(context, base_url: str, path: str, heading: str | None, query: str
     return page
 
 
+def test_a_shared_link_opens_exactly_that_setup(server, browser):
+    """Runs first, on a fresh server: a deep link is the first thing it serves (see lab/navigation.py)."""
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        page = open_page(context, server, "step_through", "Step through one update", "?lr=0.5&w5=0.3&step=2")
+        assert_no_error_text(page, "a shared link")
+        assert page.get_by_role("textbox", name="Learning rate η", exact=True).input_value() == "0.5"
+        assert page.get_by_role("textbox", name="w5", exact=True).input_value() == "0.3"
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        assert "Network" in nav and "MNIST training" in nav, f"the app's navigation, not file names: {nav!r}"
+    finally:
+        context.close()
+
+
 def test_every_page_renders_and_the_lr_changes_the_numbers(server, browser, tmp_path):
     context = browser.new_context(viewport=DESKTOP)
     try:
