@@ -360,3 +360,9 @@ def test_another_process_finds_the_run_and_can_stop_it(root, stand_in):
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [f"['{run_id}']", "running", "stopped"]
     assert runs.run_status(run_id, root) == runs.STOPPED
+
+
+def test_a_trainer_that_cannot_be_started_leaves_no_run_behind(root, tmp_path):
+    with pytest.raises(runs.RunError, match="could not start the trainer"):
+        runs.start_run(runs.TrainConfig(), root, trainer=(str(tmp_path / "no-such-python"),))
+    assert list(root.iterdir()) == [root / ".launch.lock"]

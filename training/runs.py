@@ -295,15 +295,19 @@ def start_run(config: TrainConfig, root: Path | None = None, trainer: Sequence[s
         path = run_dir(run_id, root)
         path.mkdir()
         command = [*trainer, *config.trainer_args(path)]
-        with open(path / "stdout.log", "wb") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=REPO,  # so `-m training.mnist` resolves to this checkout
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,  # one file, in the order things happened
-                start_new_session=True,  # own process group: Stop reaches the trainer and its workers
-            )
+        try:
+            with open(path / "stdout.log", "wb") as log:
+                process = subprocess.Popen(
+                    command,
+                    cwd=REPO,  # so `-m training.mnist` resolves to this checkout
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,  # one file, in the order things happened
+                    start_new_session=True,  # own process group: Stop reaches the trainer and its workers
+                )
+        except OSError as error:  # no such interpreter, out of processes: leave no half-made run behind
+            shutil.rmtree(path, ignore_errors=True)
+            raise RunError(f"could not start the trainer: {error.strerror or error}") from None
         with _children_lock:
             _children[process.pid] = process
         info = {
