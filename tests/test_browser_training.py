@@ -5,7 +5,7 @@ find the run again, press Stop; the trainer process must then be gone. Last, the
 while a run trains: the trainer it started must go with it.
 
 Screenshots go to a temporary folder; with BACKPROP_LAB_UPDATE_DOCS=1 the running view is also copied to
-docs/training.png for the README.
+docs/training.png for the README. (The committed picture is the same page after a real two-epoch CPU run.)
 """
 
 from __future__ import annotations
