@@ -16,7 +16,7 @@ def number(value: float, digits: int = RESULT_DIGITS) -> str:
         return "—"
     if not math.isfinite(value):
         return "—"
-    return f"{value:.{digits}g}"
+    return f"{value + 0.0:.{digits}g}"  # + 0.0 turns -0.0 into 0: a student should not see "-0"
 
 
 def learning_rate(value: float) -> str:

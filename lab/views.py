@@ -43,3 +43,32 @@ def error_metrics(frame: pd.DataFrame, step: int) -> None:
         delta_color="inverse",
     )
     final.metric(f"E_total at step {len(frame) - 1} (the last)", number(last))
+
+
+def next_forward(setup: Setup, frame: pd.DataFrame, values: dict[str, float]) -> None:
+    """E_total with the updated weights and how much it fell; or why there is no next pass."""
+    if int(frame.attrs.get("diverged_at", -1)) == setup.step + 1:
+        st.warning(
+            "This is the update that blew up: some new weights are past ±1e30, so the engine stops here "
+            "and the next forward pass is not computed. The learning rate is far too large.",
+            icon=":material/error:",
+        )
+        return
+    next_weights = {name.removeprefix("next_"): values[name] for name in values if name.startswith("next_")}
+    after = compute.row_at(compute.key(setup.config), setup.lr, next_weights)
+    now, fall = values["E_total"], values["E_total"] - after["E_total"]
+    st.metric(
+        "E_total with the new weights", number(after["E_total"]), delta=number(-fall), delta_color="inverse"
+    )
+    if fall > 0:
+        st.markdown(
+            f"The error fell by {number(fall)} ({number(100 * fall / now, 4)} % of {number(now)}): "
+            "one step downhill."
+        )
+    elif fall == 0:
+        st.markdown("The error did not change: the gradients are zero (or too small to move a float64).")
+    else:
+        st.markdown(
+            f"The error **rose** by {number(-fall)}: this step overshot the valley. "
+            "A smaller learning rate takes smaller steps."
+        )

@@ -51,25 +51,8 @@ with update:
     )
     for item in derivations(config, "update", values):
         st.latex(SMALL + item.latex)
-    next_weights = {name.removeprefix("next_"): values[name] for name in values if name.startswith("next_")}
-    after = compute.row_at(compute.key(config), setup.lr, next_weights)
-    fall = values["E_total"] - after["E_total"]
     st.subheader("The next forward pass")
-    st.metric(
-        "E_total with the new weights", number(after["E_total"]), delta=number(-fall), delta_color="inverse"
-    )
-    if fall > 0:
-        st.markdown(
-            f"The error fell by {number(fall)} ({number(100 * fall / values['E_total'], 4)} % of "
-            f"{number(values['E_total'])}): one step downhill."
-        )
-    elif fall == 0:
-        st.markdown("The error did not change: the gradients are zero (or too small to move a float64).")
-    else:
-        st.markdown(
-            f"The error **rose** by {number(-fall)}: this step overshot the valley. "
-            "A smaller learning rate takes smaller steps."
-        )
+    views.next_forward(setup, frame, values)
 
 with check:
     st.subheader("Gradient check")

@@ -225,9 +225,10 @@ def test_a_bad_value_gets_a_message_and_the_last_good_value_stays(name, typed, m
 
 def test_a_huge_learning_rate_says_diverged_and_shows_no_nan():
     query = {"activation": "linear", "lr": "1000000", "steps": "200"}
-    app = open_page("pages/step_through.py", **query)
+    app = open_page("pages/step_through.py", **query, step="200")  # past the end: the last computed row
     assert_clean(app)
     assert any("Diverged" in w.value for w in app.warning)
+    assert any("This is the update that blew up" in w.value for w in app.warning)
     app = open_page("pages/learning_rate.py", **query, lrs="0.1, 1000000")
     assert_clean(app)
     statuses = app.dataframe[0].value["status"].tolist()
