@@ -22,25 +22,28 @@ formula trees, intermediates inlined, as the xlsx export would write them).
 
 from __future__ import annotations
 
-import io
 import re
-import warnings
-import zipfile
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import formulas as excel_engine
 import numpy as np
-import openpyxl
-from openpyxl.formula.tokenizer import Token, Tokenizer
-from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
+from openpyxl.utils import get_column_letter
 
 from backprop_core import ACTIVATIONS, COLUMNS, Config, ConfigError, build_network, sweep
 from backprop_core.activations import Activation
 from backprop_core.config import INPUTS, MAX_STEPS, TARGETS, WEIGHTS, check_lr
 
-from .safe_xlsx import UnsafeWorkbook, check_upload
+from .formula_eval import MAX_COMPILED, MAX_FORMULA_CHARS, MAX_RANGE_CELLS, Evaluator, FormulaError, Parsed
+from .references import ExcelTable, Ref, excel_tables, resolve_operand, rewrite_structured
+from .workbook import Workbook, WorkbookError
+
+# Re-exported: callers and tests import these from exports.check.
+__all__ = [
+    "MAX_COMPILED", "MAX_FORMULA_CHARS", "MAX_RANGE_CELLS", "Evaluator", "ExcelTable", "FormulaError", "Parsed",
+    "Ref", "Workbook", "WorkbookError", "excel_tables", "resolve_operand", "rewrite_structured",
+]  # fmt: skip
+
 
 # A cell agrees with backprop_core when |found - expected| <= REL_TOL * max(|expected|, FLOOR * scale),
 # scale being the column's largest expected value. Excel and numpy round differently (EXP, the order of
@@ -62,19 +65,9 @@ PERTURBED_ETA = 0.7
 # many rows (the formulas check still covers the first two rows with other inputs).
 MAX_EVALUATED_ROWS = 20
 
-# Limits that keep a hostile workbook from making one check slow: Excel's own formula length, the cells
-# one range argument may span (SUM(A1:XFD1048576) would be 17 billion), and compiled formulas kept.
-MAX_FORMULA_CHARS = 8192
-MAX_RANGE_CELLS = 10_000
-MAX_COMPILED = 2_000
-
 LEAVES = INPUTS + TARGETS + WEIGHTS
 REQUIRED = (*LEAVES, "E_total")  # a header row must name these to be an iteration table
 ETA = "eta"
-
-
-class WorkbookError(ValueError):
-    """The file cannot be read as a workbook; the message says why, in one line."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,317 +177,6 @@ def column_for_label(label: object) -> str | None:
     if text in ("etot", "etotal"):
         return "E_total"
     return _PLAIN_LABELS.get(text)
-
-
-# ---------------------------------------------------------------------------------------------
-# References and structured references
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A cell, or a rectangular range when (row2, col2) differ from (row, col)."""
-
-    sheet: str
-    row: int
-    col: int
-    row2: int
-    col2: int
-
-    @property
-    def is_cell(self) -> bool:
-        return (self.row, self.col) == (self.row2, self.col2)
-
-    def address(self) -> str:
-        first = f"{get_column_letter(self.col)}{self.row}"
-        return first if self.is_cell else f"{first}:{get_column_letter(self.col2)}{self.row2}"
-
-
-_A1 = re.compile(
-    r"(?:(?P<sheet>'(?:[^']|'')+'|[^'!:]+)!)?\$?(?P<col>[A-Za-z]{1,3})\$?(?P<row>\d+)"
-    r"(?::\$?(?P<col2>[A-Za-z]{1,3})\$?(?P<row2>\d+))?"
-)
-
-
-def _sheet_name(quoted: str | None, default: str) -> str:
-    if not quoted:
-        return default
-    return quoted[1:-1].replace("''", "'") if quoted.startswith("'") else quoted
-
-
-def resolve_operand(text: str, sheet: str, wb) -> Ref | None:
-    """A1 text ('E33', '$G$31', 'Sheet2'!A1:B2) or a defined name (sheet-scoped first) -> Ref."""
-    match = _A1.fullmatch(text)
-    if match:
-        col = column_index_from_string(match["col"].upper())
-        row = int(match["row"])
-        col2 = column_index_from_string(match["col2"].upper()) if match["col2"] else col
-        row2 = int(match["row2"]) if match["row2"] else row
-        return Ref(_sheet_name(match["sheet"], sheet), row, col, row2, col2)
-    if sheet in wb.sheetnames and text in getattr(wb[sheet], "defined_names", {}):
-        name = wb[sheet].defined_names[text]
-    elif text in wb.defined_names:
-        name = wb.defined_names[text]
-    else:
-        return None
-    destinations = list(name.destinations)
-    if len(destinations) != 1 or _A1.fullmatch(destinations[0][1]) is None:
-        return None
-    target_sheet, target = destinations[0]
-    return resolve_operand(target, target_sheet, wb)
-
-
-@dataclass(frozen=True)
-class ExcelTable:
-    """An Excel table (Insert > Table): where it is and its column names."""
-
-    name: str
-    sheet: str
-    min_row: int
-    max_row: int
-    min_col: int
-    columns: tuple[str, ...]
-
-    def column_index(self, name: str) -> int | None:
-        lowered = [c.strip().lower() for c in self.columns]
-        key = name.strip().lower()
-        return self.min_col + lowered.index(key) if key in lowered else None
-
-
-def excel_tables(wb) -> list[ExcelTable]:
-    found = []
-    for ws in wb.worksheets:
-        for name in ws.tables:
-            table = ws.tables[name]
-            min_col, min_row, _, max_row = range_boundaries(table.ref)
-            columns = tuple(str(c.name) for c in table.tableColumns)
-            found.append(ExcelTable(name, ws.title, min_row, max_row, min_col, columns))
-    return found
-
-
-# Table1[[#This Row],[w1]], Table1[ [#This Row],[t1] ], Table1[@w1], Table1[@[a_h1]], [@w1].
-# Inside a column name, ' escapes the next character.
-_STRUCTURED = re.compile(
-    r"(?P<table>[A-Za-z_\\][\w.\\]*)?\[\s*(?:\[\s*#This Row\s*\]\s*,\s*\[(?P<a>(?:'.|[^\[\]'])*)\]"
-    r"|@\s*(?:\[(?P<b>(?:'.|[^\[\]'])*)\]|(?P<c>(?:'.|[^\[\]'])+)))\s*\]",
-    re.IGNORECASE,
-)
-
-
-def rewrite_structured(formula: str, sheet: str, row: int, tables: list[ExcelTable]) -> str:
-    """Replace this-row structured references by A1 cells of `row`. Others stay (and fail to evaluate)."""
-    if "[" not in formula:
-        return formula
-
-    def to_a1(match: re.Match) -> str:
-        column = re.sub(r"'(.)", r"\1", match["a"] or match["b"] or match["c"] or "")
-        if match["table"]:
-            table = next((t for t in tables if t.name.lower() == match["table"].lower()), None)
-        else:
-            table = next((t for t in tables if t.sheet == sheet and t.min_row <= row <= t.max_row), None)
-        index = table.column_index(column) if table else None
-        if table is None or index is None:
-            return match[0]
-        prefix = "" if table.sheet == sheet else "'" + table.sheet.replace("'", "''") + "'!"
-        return f"{prefix}{get_column_letter(index)}{row}"
-
-    return _STRUCTURED.sub(to_a1, formula)
-
-
-# ---------------------------------------------------------------------------------------------
-# Evaluating formulas (never with Python eval: the `formulas` package parses and computes them)
-
-
-class FormulaError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Parsed:
-    canonical: str  # the formula with its i-th reference replaced by a placeholder cell
-    refs: tuple[Ref, ...]
-
-
-def _placeholder(i: int, ref: Ref) -> str:
-    base = i * 10_000 + 1  # each reference gets its own block of rows, so placeholders never overlap
-    if ref.is_cell:
-        return f"A{base}"
-    return f"A{base}:{get_column_letter(ref.col2 - ref.col + 1)}{base + ref.row2 - ref.row}"
-
-
-class Workbook:
-    """The student's workbook, read twice: the values Excel cached when it saved, and the formulas.
-
-    Reading is most of a check's time, so both are read in openpyxl's streaming read-only mode: the
-    values once, whole; the formulas only as far down a sheet as the check needs (the first rows, and
-    the rows of wrong cells). Excel tables (structured references) need the full reader, which is the
-    only one that exposes ws.tables.
-    """
-
-    def __init__(self, data: bytes):
-        try:
-            self.warnings = check_upload(data)
-        except UnsafeWorkbook as error:
-            raise WorkbookError(str(error)) from None
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            has_tables = any(n.lower().startswith("xl/tables/") for n in archive.namelist())
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # openpyxl warns about data validation, headers, ...
-                cached = openpyxl.load_workbook(
-                    io.BytesIO(data), read_only=True, data_only=True, keep_links=False
-                )
-                self.values = {ws.title: _rows(ws) for ws in cached.worksheets}
-                cached.close()
-                self.formulas = openpyxl.load_workbook(
-                    io.BytesIO(data), read_only=not has_tables, data_only=False, keep_links=False
-                )
-        except Exception as error:  # openpyxl raises many kinds on a damaged file
-            message = " ".join(str(error).split())[:200] or type(error).__name__
-            raise WorkbookError(f"openpyxl cannot read the workbook: {message}") from None
-        self.sheetnames = [ws.title for ws in self.formulas.worksheets]
-        self.tables = excel_tables(self.formulas) if has_tables else []
-        self._formula_rows: dict[str, list[tuple]] = {}  # the rows read so far, from row 1
-        self._complete: set[str] = set()  # sheets whose formulas were read to the end
-        self._parsed: dict[tuple[str, int, int], Parsed | None] = {}
-
-    def raw(self, sheet: str, row: int, col: int):
-        """What the cell holds: a formula's text, a number, a string, or None."""
-        rows = self._formula_rows_to(sheet, row)
-        value = rows[row - 1][col - 1] if row <= len(rows) and col <= len(rows[row - 1]) else None
-        return getattr(value, "text", value)  # an ArrayFormula holds its text in .text
-
-    def cached_value(self, sheet: str, row: int, col: int):
-        rows = self.values.get(sheet, [])
-        return rows[row - 1][col - 1] if 1 <= row <= len(rows) and 1 <= col <= len(rows[row - 1]) else None
-
-    def _formula_rows_to(self, sheet: str, row: int) -> list[tuple]:
-        rows = self._formula_rows.get(sheet, [])
-        if row > len(rows) and sheet not in self._complete and sheet in self.sheetnames:
-            # Read ahead, so walking down a sheet reads it about twice at most; past 4,096 rows read it all.
-            wanted = max(row, 2 * len(rows), 64)
-            wanted = None if wanted > 4096 else wanted
-            rows = _rows(self.formulas[sheet], wanted)
-            if wanted is None or len(rows) < wanted:
-                self._complete.add(sheet)
-            self._formula_rows[sheet] = rows
-        return rows
-
-    def formula(self, sheet: str, row: int, col: int) -> str | None:
-        """The cell's formula with structured references as A1 cells, or None for a value."""
-        raw = self.raw(sheet, row, col)
-        if not (isinstance(raw, str) and raw.startswith("=") and len(raw) > 1):
-            return None
-        return rewrite_structured(raw, sheet, row, self.tables)
-
-    def parsed(self, sheet: str, row: int, col: int) -> Parsed | None:
-        key = (sheet, row, col)
-        if key not in self._parsed:
-            text = self.formula(sheet, row, col)
-            self._parsed[key] = None if text is None else self._parse(text, sheet)
-        return self._parsed[key]
-
-    def _parse(self, text: str, sheet: str) -> Parsed:
-        if len(text) > MAX_FORMULA_CHARS:
-            raise FormulaError(f"a formula of {len(text)} characters is longer than Excel allows")
-        try:
-            tokens = Tokenizer(text).items
-        except Exception as error:
-            raise FormulaError(f"cannot parse {text}: {error}") from None
-        refs: dict[Ref, str] = {}
-        parts = []
-        for token in tokens:
-            if token.type == Token.OPERAND and token.subtype == Token.RANGE:
-                ref = resolve_operand(token.value, sheet, self.formulas)
-                if ref is None:
-                    raise FormulaError(f"unsupported reference {token.value!r}")
-                parts.append(refs.setdefault(ref, _placeholder(len(refs), ref)))
-            else:
-                parts.append(token.value)
-        return Parsed("=" + "".join(parts), tuple(refs))
-
-
-def _rows(ws, max_row: int | None = None) -> list[tuple]:
-    """A sheet's rows of values from row 1, without trusting its stated dimensions (some writers get
-    them wrong, and read-only mode would then cut rows short)."""
-    if hasattr(ws, "reset_dimensions"):
-        ws.reset_dimensions()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # openpyxl warns about extensions it does not read
-        return list(ws.iter_rows(max_row=max_row, values_only=True))
-
-
-class Evaluator:
-    """Computes cells from the workbook's formulas; `overrides` replace chosen cells' values."""
-
-    _compiled: dict[str, Callable] = {}  # canonical formula -> compiled function, shared by all sheets
-
-    def __init__(self, book: Workbook, overrides: Mapping[tuple[str, int, int], float] | None = None):
-        self.book = book
-        self.memo: dict[tuple[str, int, int], object] = dict(overrides or {})
-        self.busy: set[tuple[str, int, int]] = set()
-
-    def value(self, sheet: str, row: int, col: int):
-        key = (sheet, row, col)
-        if key in self.memo:
-            return self.memo[key]
-        if sheet not in self.book.sheetnames:
-            return "#REF!"
-        if key in self.busy:
-            return "#CIRCULAR!"
-        self.busy.add(key)
-        try:
-            result = self._compute(sheet, row, col)
-        finally:
-            self.busy.discard(key)
-        self.memo[key] = result
-        return result
-
-    def _compute(self, sheet: str, row: int, col: int):
-        try:
-            parsed = self.book.parsed(sheet, row, col)
-        except FormulaError:
-            return "#NAME?"
-        if parsed is None:
-            raw = self.book.raw(sheet, row, col)
-            return 0.0 if raw is None else raw  # an empty cell counts as 0 in arithmetic, as in Excel
-        function = self._function(parsed.canonical)
-        if function is None:
-            return "#NAME?"
-        placeholders = {_placeholder(i, ref): ref for i, ref in enumerate(parsed.refs)}
-        if any(name not in placeholders for name in function.inputs):
-            return "#NAME?"
-        args = [self._argument(placeholders[name]) for name in function.inputs]
-        try:
-            result = function(*args)
-        except Exception:
-            return "#VALUE!"
-        first = np.asarray(result, dtype=object).ravel()
-        return first[0] if first.size else "#VALUE!"
-
-    def _function(self, canonical: str):
-        if canonical not in self._compiled:
-            if len(self._compiled) >= MAX_COMPILED:
-                self._compiled.clear()
-            try:
-                self._compiled[canonical] = excel_engine.Parser().ast(canonical)[1].compile()
-            except Exception:
-                self._compiled[canonical] = None
-        return self._compiled[canonical]
-
-    def _argument(self, ref: Ref):
-        if ref.is_cell:
-            return _excel_value(self.value(ref.sheet, ref.row, ref.col))
-        rows = range(ref.row, ref.row2 + 1)
-        cols = range(ref.col, ref.col2 + 1)
-        if len(rows) * len(cols) > MAX_RANGE_CELLS:
-            return "#RANGE!"
-        return np.array(
-            [[_excel_value(self.value(ref.sheet, r, c)) for c in cols] for r in rows], dtype=object
-        )
-
-
-def _excel_value(value):
-    return value if isinstance(value, int | float | str | bool) else str(value)
 
 
 def _as_number(value) -> float:

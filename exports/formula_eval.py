@@ -1,0 +1,149 @@
+"""Evaluate a workbook's formulas, bounded, and never with Python's eval.
+
+openpyxl's tokenizer splits a formula into tokens; every reference is replaced by a placeholder
+cell, so "=E33*(1-E33)" and "=E34*(1-E34)" become one canonical formula, compiled once by the
+`formulas` package and called with each row's values. The caps below keep a hostile workbook from
+making a check slow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import formulas as excel_engine
+import numpy as np
+from openpyxl.formula.tokenizer import Token, Tokenizer
+from openpyxl.utils import get_column_letter
+
+from .references import Ref, resolve_operand
+
+if TYPE_CHECKING:
+    from .workbook import Workbook
+
+# Excel's own formula length, the cells one range argument may span (SUM(A1:XFD1048576) would be
+# 17 billion), and the compiled formulas kept.
+MAX_FORMULA_CHARS = 8192
+MAX_RANGE_CELLS = 10_000
+MAX_COMPILED = 2_000
+
+
+class FormulaError(ValueError):
+    """A formula the checker cannot read: too long, not a formula, or a reference it cannot resolve."""
+
+
+@dataclass(frozen=True)
+class Parsed:
+    canonical: str  # the formula with its i-th reference replaced by a placeholder cell
+    refs: tuple[Ref, ...]
+
+
+def placeholder(i: int, ref: Ref) -> str:
+    """The cell (or range of the same shape) that stands for a formula's i-th reference."""
+    base = i * 10_000 + 1  # each reference gets its own block of rows, so placeholders never overlap
+    if ref.is_cell:
+        return f"A{base}"
+    return f"A{base}:{get_column_letter(ref.col2 - ref.col + 1)}{base + ref.row2 - ref.row}"
+
+
+def parse_formula(text: str, sheet: str, wb) -> Parsed:
+    """Split `text` (a formula of `sheet`, A1 references only) into its canonical form and references."""
+    if len(text) > MAX_FORMULA_CHARS:
+        raise FormulaError(f"a formula of {len(text)} characters is longer than Excel allows")
+    try:
+        tokens = Tokenizer(text).items
+    except Exception as error:
+        raise FormulaError(f"cannot parse {text}: {error}") from None
+    refs: dict[Ref, str] = {}
+    parts = []
+    for token in tokens:
+        if token.type == Token.OPERAND and token.subtype == Token.RANGE:
+            ref = resolve_operand(token.value, sheet, wb)
+            if ref is None:
+                raise FormulaError(f"unsupported reference {token.value!r}")
+            parts.append(refs.setdefault(ref, placeholder(len(refs), ref)))
+        else:
+            parts.append(token.value)
+    return Parsed("=" + "".join(parts), tuple(refs))
+
+
+_compiled: dict[str, Callable | None] = {}  # canonical formula -> compiled function, shared by all sheets
+
+
+def compiled(canonical: str) -> Callable | None:
+    """The `formulas` package's function for a canonical formula, or None if it cannot compile it."""
+    if canonical not in _compiled:
+        if len(_compiled) >= MAX_COMPILED:
+            _compiled.clear()
+        try:
+            _compiled[canonical] = excel_engine.Parser().ast(canonical)[1].compile()
+        except Exception:
+            _compiled[canonical] = None
+    return _compiled[canonical]
+
+
+class Evaluator:
+    """Computes cells from the workbook's formulas; `overrides` replace chosen cells' values.
+
+    A cell's result is an Excel value: a number, a string, a bool, or an error text such as "#NAME?".
+    """
+
+    def __init__(self, book: Workbook, overrides: Mapping[tuple[str, int, int], float] | None = None):
+        self.book = book
+        self.memo: dict[tuple[str, int, int], object] = dict(overrides or {})
+        self.busy: set[tuple[str, int, int]] = set()  # cells being computed: one met again is a cycle
+
+    def value(self, sheet: str, row: int, col: int):
+        key = (sheet, row, col)
+        if key in self.memo:
+            return self.memo[key]
+        if sheet not in self.book.sheetnames:
+            return "#REF!"
+        if key in self.busy:
+            return "#CIRCULAR!"
+        self.busy.add(key)
+        try:
+            result = self._compute(sheet, row, col)
+        finally:
+            self.busy.discard(key)
+        self.memo[key] = result
+        return result
+
+    def _compute(self, sheet: str, row: int, col: int):
+        try:
+            parsed = self.book.parsed(sheet, row, col)
+        except FormulaError:
+            return "#NAME?"
+        if parsed is None:
+            raw = self.book.raw(sheet, row, col)
+            return 0.0 if raw is None else raw  # an empty cell counts as 0 in arithmetic, as in Excel
+        function = compiled(parsed.canonical)
+        if function is None:
+            return "#NAME?"
+        placeholders = {placeholder(i, ref): ref for i, ref in enumerate(parsed.refs)}
+        if any(name not in placeholders for name in function.inputs):
+            return "#NAME?"
+        args = [self._argument(placeholders[name]) for name in function.inputs]
+        try:
+            result = function(*args)
+        except Exception:
+            return "#VALUE!"
+        first = np.asarray(result, dtype=object).ravel()
+        return first[0] if first.size else "#VALUE!"
+
+    def _argument(self, ref: Ref):
+        if ref.is_cell:
+            return _excel_value(self.value(ref.sheet, ref.row, ref.col))
+        rows = range(ref.row, ref.row2 + 1)
+        cols = range(ref.col, ref.col2 + 1)
+        if len(rows) * len(cols) > MAX_RANGE_CELLS:
+            return "#RANGE!"
+        return np.array(
+            [[_excel_value(self.value(ref.sheet, r, c)) for c in cols] for r in rows], dtype=object
+        )
+
+
+def _excel_value(value):
+    """An input the `formulas` package accepts: anything else (a date, an engine error) as its text."""
+    return value if isinstance(value, int | float | str | bool) else str(value)

@@ -1,0 +1,106 @@
+"""Read a student's .xlsx upload: refused unless safe, then its saved values and its formulas."""
+
+from __future__ import annotations
+
+import io
+import warnings
+import zipfile
+
+import openpyxl
+
+from .formula_eval import Parsed, parse_formula
+from .references import excel_tables, rewrite_structured
+from .safe_xlsx import UnsafeWorkbook, check_upload
+
+
+class WorkbookError(ValueError):
+    """The file cannot be read as a workbook; the message says why, in one line."""
+
+
+def one_line(error: Exception, limit: int) -> str:
+    """An exception's message on one line, at most `limit` characters (its type's name if empty)."""
+    return " ".join(str(error).split())[:limit] or type(error).__name__
+
+
+class Workbook:
+    """The student's workbook, read twice: the values Excel cached when it saved, and the formulas.
+
+    Reading is most of a check's time, so both are read in openpyxl's streaming read-only mode: the
+    values once, whole; the formulas only as far down a sheet as the check needs (the first rows, and
+    the rows of wrong cells). Excel tables (structured references) need the full reader, which is the
+    only one that exposes ws.tables.
+    """
+
+    def __init__(self, data: bytes):
+        try:
+            self.warnings = check_upload(data)
+        except UnsafeWorkbook as error:
+            raise WorkbookError(str(error)) from None
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            has_tables = any(n.lower().startswith("xl/tables/") for n in archive.namelist())
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # openpyxl warns about data validation, headers, ...
+                cached = openpyxl.load_workbook(
+                    io.BytesIO(data), read_only=True, data_only=True, keep_links=False
+                )
+                self.values = {ws.title: _rows(ws) for ws in cached.worksheets}
+                cached.close()
+                self.formulas = openpyxl.load_workbook(
+                    io.BytesIO(data), read_only=not has_tables, data_only=False, keep_links=False
+                )
+        except Exception as error:  # openpyxl raises many kinds on a damaged file
+            raise WorkbookError(f"openpyxl cannot read the workbook: {one_line(error, 200)}") from None
+        self.sheetnames = [ws.title for ws in self.formulas.worksheets]
+        self.tables = excel_tables(self.formulas) if has_tables else []
+        self._formula_rows: dict[str, list[tuple]] = {}  # the rows read so far, from row 1
+        self._complete: set[str] = set()  # sheets whose formulas were read to the end
+        self._parsed: dict[tuple[str, int, int], Parsed | None] = {}
+
+    def raw(self, sheet: str, row: int, col: int):
+        """What the cell holds: a formula's text, a number, a string, or None."""
+        rows = self._formula_rows_to(sheet, row)
+        value = rows[row - 1][col - 1] if row <= len(rows) and col <= len(rows[row - 1]) else None
+        return getattr(value, "text", value)  # an ArrayFormula holds its text in .text
+
+    def cached_value(self, sheet: str, row: int, col: int):
+        """The value the cell showed when the file was saved (None if the writer did not calculate)."""
+        rows = self.values.get(sheet, [])
+        return rows[row - 1][col - 1] if 1 <= row <= len(rows) and 1 <= col <= len(rows[row - 1]) else None
+
+    def _formula_rows_to(self, sheet: str, row: int) -> list[tuple]:
+        rows = self._formula_rows.get(sheet, [])
+        if row > len(rows) and sheet not in self._complete and sheet in self.sheetnames:
+            # Read ahead, so walking down a sheet reads it about twice at most; past 4,096 rows read it all.
+            wanted = max(row, 2 * len(rows), 64)
+            wanted = None if wanted > 4096 else wanted
+            rows = _rows(self.formulas[sheet], wanted)
+            if wanted is None or len(rows) < wanted:
+                self._complete.add(sheet)
+            self._formula_rows[sheet] = rows
+        return rows
+
+    def formula(self, sheet: str, row: int, col: int) -> str | None:
+        """The cell's formula with structured references as A1 cells, or None for a value."""
+        raw = self.raw(sheet, row, col)
+        if not (isinstance(raw, str) and raw.startswith("=") and len(raw) > 1):
+            return None
+        return rewrite_structured(raw, sheet, row, self.tables)
+
+    def parsed(self, sheet: str, row: int, col: int) -> Parsed | None:
+        """The cell's formula parsed (cached), None for a value; FormulaError if it cannot be read."""
+        key = (sheet, row, col)
+        if key not in self._parsed:
+            text = self.formula(sheet, row, col)
+            self._parsed[key] = None if text is None else parse_formula(text, sheet, self.formulas)
+        return self._parsed[key]
+
+
+def _rows(ws, max_row: int | None = None) -> list[tuple]:
+    """A sheet's rows of values from row 1, without trusting its stated dimensions (some writers get
+    them wrong, and read-only mode would then cut rows short)."""
+    if hasattr(ws, "reset_dimensions"):
+        ws.reset_dimensions()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # openpyxl warns about extensions it does not read
+        return list(ws.iter_rows(max_row=max_row, values_only=True))
