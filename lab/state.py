@@ -1,174 +1,31 @@
-"""The one setup every backprop page shares: the network's Config, the learning rate, the steps, the
-step being viewed and the learning rates to compare. It lives in st.session_state and in the URL.
+"""The one setup every backprop page shares, kept in st.session_state and in the URL, and the widgets
+that edit it: the sidebar's fields and the step controls.
 
-The URL is untrusted: parse_params() checks every value with backprop_core's own limits and falls back
-to the classroom value with a message. Sidebar fields are free text, so a student can type anything;
-a bad value gets a message next to it and the last good value stays in use (nothing is lost).
+On a session's first run the setup is read from the URL (a reload, a link an instructor shared); after
+every change it is written back. Sidebar fields are free text, so a student can type anything: a bad
+value gets a message next to it and the last good value stays in use (nothing is lost).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import streamlit as st
 
-from backprop_core import ACTIVATIONS, CLASSROOM_LRS, MAX_STEPS, Config, ConfigError
-from backprop_core.config import (
-    BIASES,
-    INPUTS,
-    NUMERIC_FIELDS,
-    TARGETS,
-    VALUE_LIMIT,
-    WEIGHTS,
-    check_lr,
-    check_steps,
-    check_value,
-)
+from backprop_core import ACTIVATIONS, MAX_STEPS, Config, ConfigError
+from backprop_core.config import BIASES, INPUTS, TARGETS, VALUE_LIMIT, WEIGHTS
 from lab.navigation import ensure_app_navigation
-
-DEFAULT_STEPS = 1000  # the classroom sweeps run 1,000 updates
-MAX_COMPARED_LRS = 12  # curves in one chart before it stops being readable
-
-
-@dataclass(frozen=True)
-class Setup:
-    config: Config = field(default_factory=Config)
-    lr: float = 1.0  # learning rate η of the table and the step-through
-    steps: int = DEFAULT_STEPS  # updates: the table has rows 0..steps
-    step: int = 0  # the row being viewed on Network and Step through
-    lrs: tuple[float, ...] = CLASSROOM_LRS  # the learning rates compared on the Learning rate page
-
-
-CLASSROOM = Setup()
-
-
-# ---- Text <-> values: pure functions, the same rules for the URL and the sidebar. -------------------------
-
-
-def parse_number(name: str, text: str) -> float:
-    """A Config field (i1, w5, b2 ...) from text, within backprop_core's VALUE_LIMIT."""
-    return check_value(name, _float(name, text), VALUE_LIMIT)
-
-
-def parse_lr(text: str) -> float:
-    return check_lr(_float("learning rate", text))
-
-
-def parse_steps(text: str) -> int:
-    value = _float("steps", text)
-    if value > MAX_STEPS:  # check_steps says this too, but name the cap before the "whole number" rule
-        raise ConfigError(f"steps must be between 0 and {MAX_STEPS}, got {value:g}")
-    return check_steps(value)
-
-
-def parse_lrs(text: str) -> tuple[float, ...]:
-    parts = [part for part in text.replace(";", ",").split(",") if part.strip()]
-    if not parts:
-        raise ConfigError("give at least one learning rate, e.g. 0.1, 0.5, 1")
-    if len(parts) > MAX_COMPARED_LRS:
-        raise ConfigError(f"compare at most {MAX_COMPARED_LRS} learning rates, got {len(parts)}")
-    return tuple(parse_lr(part) for part in parts)
-
-
-def parse_activation(text: str) -> str:
-    if text not in ACTIVATIONS:
-        raise ConfigError(f"unknown activation {text!r}; choose one of {', '.join(ACTIVATIONS)}")
-    return text
-
-
-def parse_flag(name: str, text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "on", "yes"):
-        return True
-    if lowered in ("0", "false", "off", "no"):
-        return False
-    raise ConfigError(f"{name} must be on or off (1 or 0), got {text!r}")
-
-
-def _float(name: str, text: str) -> float:
-    try:
-        return float(str(text).strip())
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {text!r}") from None
-
-
-def show_number(value: float) -> str:
-    """Shortest text that reads back as exactly the same float (0.15, not 0.15000000000000002)."""
-    text = repr(float(value))
-    return text[:-2] if text.endswith(".0") else text
-
-
-def show_lrs(lrs: tuple[float, ...]) -> str:
-    return ", ".join(show_number(lr) for lr in lrs)
-
-
-def encode_params(setup: Setup) -> dict[str, str]:
-    """The whole setup as URL query parameters (every field, so a link means the same thing later)."""
-    config = setup.config
-    params = {name: show_number(getattr(config, name)) for name in INPUTS + TARGETS + WEIGHTS}
-    params["activation"] = config.activation
-    params["biases"] = "1" if config.biases else "0"
-    if config.biases:
-        params.update({name: show_number(getattr(config, name)) for name in BIASES})
-    params.update(
-        lr=show_number(setup.lr), steps=str(setup.steps), step=str(setup.step), lrs=show_lrs(setup.lrs)
-    )
-    return params
-
-
-def parse_params(params: Mapping[str, str]) -> tuple[Setup, list[str]]:
-    """A Setup from URL query parameters, and one message per value that was ignored.
-
-    Unknown parameters are left alone (other pages may use them); a bad value falls back to the
-    classroom value. Never raises.
-    """
-    messages: list[str] = []
-
-    def take(name: str, parse, default):
-        if name not in params:
-            return default
-        try:
-            return parse(params[name])
-        except ConfigError as error:
-            messages.append(f"Link value `{name}` ignored: {error}. Using {_describe(default)} instead.")
-            return default
-
-    defaults = CLASSROOM.config
-    numbers = {
-        name: take(name, lambda text, n=name: parse_number(n, text), getattr(defaults, name))
-        for name in NUMERIC_FIELDS
-    }
-    activation = take("activation", parse_activation, defaults.activation)
-    biases = take("biases", lambda text: parse_flag("biases", text), defaults.biases)
-    config = Config(**numbers, activation=activation, biases=biases)  # every value checked above
-    steps = take("steps", parse_steps, CLASSROOM.steps)
-    step = take("step", parse_steps, 0)
-    if step > steps:
-        messages.append(f"Link value `step` ignored: step {step} is past the last step ({steps}). Using 0.")
-        step = 0
-    setup = Setup(
-        config=config,
-        lr=take("lr", parse_lr, CLASSROOM.lr),
-        steps=steps,
-        step=step,
-        lrs=take("lrs", parse_lrs, CLASSROOM.lrs),
-    )
-    return setup, messages
-
-
-def _describe(value) -> str:
-    if isinstance(value, tuple):
-        return show_lrs(value)
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float) and math.isfinite(value):
-        return show_number(value)
-    return str(value)
-
-
-# ---- Streamlit: the setup in session state, the sidebar, the URL. -----------------------------------------
+from lab.params import (
+    CLASSROOM,
+    Setup,
+    describe,
+    encode_params,
+    parse_lr,
+    parse_number,
+    parse_params,
+    parse_steps,
+    show_number,
+)
 
 SETUP_KEY = "setup"
 LINK_MESSAGES_KEY = "link_messages"
@@ -233,7 +90,7 @@ class _Form:
         try:
             return parse(text)
         except ConfigError as error:
-            container.error(f"{error}. Still using {_describe(fallback)}.", icon=":material/warning:")
+            container.error(f"{error}. Still using {describe(fallback)}.", icon=":material/warning:")
             self.errors.append(label)
             return fallback
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 import streamlit as st
 
 from backprop_core import ConfigError
-from lab import charts, compute, exports_ui, state
+from lab import charts, compute, exports_ui, params, state
 
 setup = state.sidebar()
 st.title("How the learning rate changes training")
@@ -15,16 +15,16 @@ st.markdown(
     "the minimum."
 )
 
-state.seed_field("lrs", state.show_lrs(setup.lrs))
+state.seed_field("lrs", params.show_lrs(setup.lrs))
 text = st.text_input(
     "Learning rates to compare (comma-separated)",
     key=state.field_key("lrs"),
-    help=f"Up to {state.MAX_COMPARED_LRS}, each greater than 0 and at most 1e6.",
+    help=f"Up to {params.MAX_COMPARED_LRS}, each greater than 0 and at most 1e6.",
 )
 try:
-    lrs = state.parse_lrs(text)
+    lrs = params.parse_lrs(text)
 except ConfigError as error:
-    st.error(f"{error}. Still showing {state.show_lrs(setup.lrs)}.", icon=":material/warning:")
+    st.error(f"{error}. Still showing {params.show_lrs(setup.lrs)}.", icon=":material/warning:")
     lrs = setup.lrs
 if lrs != setup.lrs:
     setup = replace(setup, lrs=lrs)

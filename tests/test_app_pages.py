@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from backprop_core import MAX_STEPS, Config
 from exports.xlsx import MAX_EXPORT_STEPS
-from lab.state import Setup, encode_params, parse_params
+from lab.params import Setup, encode_params, parse_params
 from tests.streamlit_server import REPO
 
 CLASSROOM_WEIGHTS = (0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55)
