@@ -71,6 +71,7 @@ def find_layout(book: Workbook, sheet: str) -> Layout | None:
     w1 = columns["w1"]
     # A file saved by Excel or LibreOffice holds every formula's value: count filled rows by those.
     # A file from a writer that does not calculate (openpyxl) holds none: count rows by the formulas.
+    # Asked of the table's second row, as the first one's weights are usually typed numbers.
     uncached = book.cached_value(sheet, header_row + 2, w1) is None and book.raw(sheet, header_row + 2, w1)
     if uncached:
         book.raw(sheet, MAX_STEPS + header_row + 2, w1)  # one read of the whole sheet's formulas
