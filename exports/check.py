@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import get_column_letter, quote_sheetname
 
 from backprop_core import COLUMNS, Config, ConfigError, sweep
 from backprop_core.activations import Activation
@@ -329,7 +329,7 @@ def _shown(value) -> float | str | None:
 
 def _absolute(ref: Ref, sheet: str) -> str:
     cell = f"${get_column_letter(ref.col)}${ref.row}"
-    return cell if ref.sheet == sheet else f"'{ref.sheet}'!{cell}"
+    return cell if ref.sheet == sheet else f"{quote_sheetname(ref.sheet)}!{cell}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ class Workbook:
     def raw(self, sheet: str, row: int, col: int):
         """What the cell holds: a formula's text, a number, a string, or None."""
         rows = self._formula_rows_to(sheet, row)
-        value = rows[row - 1][col - 1] if row <= len(rows) and col <= len(rows[row - 1]) else None
+        value = rows[row - 1][col - 1] if 1 <= row <= len(rows) and 1 <= col <= len(rows[row - 1]) else None
         return getattr(value, "text", value)  # an ArrayFormula holds its text in .text
 
     def cached_value(self, sheet: str, row: int, col: int):
