@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -24,11 +25,13 @@ SLOW_PAGE_S = 60  # a cold page on a shared 2-core machine
 
 
 def squash(z: float, activation: str) -> float:
-    return 1.0 / (1.0 + math.exp(-z)) if activation == "sigmoid" else math.tanh(z)
+    return {"sigmoid": lambda: 1.0 / (1.0 + math.exp(-z)), "tanh": lambda: math.tanh(z), "linear": lambda: z}[
+        activation
+    ]()
 
 
 def slope(a: float, activation: str) -> float:
-    return a * (1.0 - a) if activation == "sigmoid" else 1.0 - a * a
+    return {"sigmoid": a * (1.0 - a), "tanh": 1.0 - a * a, "linear": 1.0}[activation]
 
 
 def by_hand(weights, activation="sigmoid", i1=0.05, i2=0.1, t1=0.5, t2=0.5):
@@ -45,10 +48,14 @@ def by_hand(weights, activation="sigmoid", i1=0.05, i2=0.1, t1=0.5, t2=0.5):
 
 
 def train_by_hand(lr: float, steps: int, activation="sigmoid", weights=CLASSROOM_WEIGHTS):
-    """E_total at every row 0..steps and the weights of the last row."""
+    """E_total at every row 0..steps and the weights of the last row (stops early if it overflows)."""
     errors = []
     for _ in range(steps + 1):
-        error, _, grads = by_hand(weights, activation)
+        try:
+            error, _, grads = by_hand(weights, activation)
+        except OverflowError:
+            errors.append(math.inf)
+            break
         errors.append(error)
         last = weights
         weights = tuple(w - lr * g for w, g in zip(weights, grads, strict=True))
@@ -182,6 +189,24 @@ def test_the_worksheet_has_the_classroom_columns_and_marks_the_viewed_step():
     assert table["E_total"].tolist() == pytest.approx(errors, rel=1e-12)
     assert table.loc[4, "w8"] == pytest.approx(last_weights[7], rel=1e-12)
     assert [b.label for b in app.get("download_button")] == ["Download .csv"]
+
+
+def test_the_learning_rate_page_reads_its_curves_with_the_right_numbers():
+    app = open_page("pages/learning_rate.py", activation="linear", steps="200", lrs="0.5, 3")
+    assert_clean(app)
+    text = shown_text(app)
+    best = train_by_hand(3.0, 200, "linear")[0]
+    assert f"After 200 steps the lowest error is {best[-1]:.10g}, with η = 3" in text
+    first_hit = next(k for k, e in enumerate(best) if e <= 1e-6)
+    assert f"η = 3 reaches E_total ≤ 1e-06 first, at step {first_hit}." in text
+    # The dense scan (0.01 to 100, 1,000 log-spaced rates) names the first rate that diverges: by hand,
+    # that rate's error ends above where it started, and the rate just below it does not.
+    fails = float(re.search(r"from η ≈ ([\d.]+) it diverges", text).group(1))
+    grid = np.logspace(-2, 2, 1000)
+    first_bad = int(np.argmin(np.abs(np.log(grid / fails))))
+    for lr, diverges in ((grid[first_bad - 1], False), (grid[first_bad], True)):
+        errors = train_by_hand(float(lr), 200, "linear")[0]
+        assert (not errors[-1] <= errors[0]) == diverges, f"η = {lr:.6g}: {errors[0]} -> {errors[-1]}"
 
 
 def test_the_learning_rate_page_compares_the_rates_typed_in():
