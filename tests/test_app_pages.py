@@ -189,6 +189,12 @@ def test_the_worksheet_has_the_classroom_columns_and_marks_the_viewed_step():
     assert table["E_total"].tolist() == pytest.approx(errors, rel=1e-12)
     assert table.loc[4, "w8"] == pytest.approx(last_weights[7], rel=1e-12)
     assert [b.label for b in app.get("download_button")] == ["Download .csv"]
+    app.selectbox(key="setup_field_activation").select("tanh").run()
+    field(app, "lr").input("2").run()
+    assert_clean(app)
+    assert app.dataframe[-1].value["E_total"].tolist() == pytest.approx(
+        train_by_hand(2.0, 4, "tanh")[0], rel=1e-12
+    )
 
 
 def test_the_learning_rate_page_reads_its_curves_with_the_right_numbers():
