@@ -1,6 +1,8 @@
 """Backprop Lab: streamlit run app.py
 
-The entry point only lays out navigation; each page lives in pages/ and calls plain functions.
+The entry point only lays out navigation. Each page lives in app_pages/ and calls plain functions.
+(Not pages/: a folder of that name beside app.py switches on Streamlit's older folder-based navigation,
+which a fresh server uses for a deep link before app.py has ever run.)
 """
 
 import streamlit as st
@@ -9,14 +11,14 @@ st.set_page_config(page_title="Backprop Lab", page_icon=":material/hub:", layout
 
 PAGES = {
     "Backpropagation": [
-        st.Page("pages/home.py", title="Network", icon=":material/hub:", default=True),
-        st.Page("pages/step_through.py", title="Step through", icon=":material/footprint:"),
-        st.Page("pages/worksheet.py", title="Worksheet", icon=":material/table:"),
-        st.Page("pages/learning_rate.py", title="Learning rate", icon=":material/trending_down:"),
-        st.Page("pages/checker.py", title="Check a worksheet", icon=":material/fact_check:"),
+        st.Page("app_pages/home.py", title="Network", icon=":material/hub:", default=True),
+        st.Page("app_pages/step_through.py", title="Step through", icon=":material/footprint:"),
+        st.Page("app_pages/worksheet.py", title="Worksheet", icon=":material/table:"),
+        st.Page("app_pages/learning_rate.py", title="Learning rate", icon=":material/trending_down:"),
+        st.Page("app_pages/checker.py", title="Check a worksheet", icon=":material/fact_check:"),
     ],
     "MNIST": [
-        st.Page("pages/training.py", title="MNIST training", icon=":material/neurology:"),
+        st.Page("app_pages/training.py", title="MNIST training", icon=":material/neurology:"),
     ],
 }
 

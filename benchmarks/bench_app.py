@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     n = args.repeats
-    lr_page, step_page = "pages/learning_rate.py", "pages/step_through.py"
+    lr_page, step_page = "app_pages/learning_rate.py", "app_pages/step_through.py"
     classroom = "0.1, 0.2, 0.5, 0.8, 1, 2"
 
     def reset_lr_page(app):

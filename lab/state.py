@@ -14,7 +14,6 @@ import streamlit as st
 
 from backprop_core import ACTIVATIONS, MAX_STEPS, Config, ConfigError
 from backprop_core.config import BIASES, INPUTS, TARGETS, VALUE_LIMIT, WEIGHTS
-from lab.navigation import ensure_app_navigation
 from lab.params import (
     CLASSROOM,
     Setup,
@@ -97,7 +96,6 @@ class _Form:
 
 def sidebar() -> Setup:
     """The configuration fields in the sidebar; returns the setup every page uses (always valid)."""
-    ensure_app_navigation()
     setup = current()
     config = setup.config
     form = _Form()

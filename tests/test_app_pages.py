@@ -17,7 +17,7 @@ from lab.params import Setup, encode_params, parse_params
 from tests.streamlit_server import REPO
 
 CLASSROOM_WEIGHTS = (0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55)
-PAGES = ("pages/home.py", "pages/step_through.py", "pages/worksheet.py", "pages/learning_rate.py")
+PAGES = ("app_pages/home.py", "app_pages/step_through.py", "app_pages/worksheet.py", "app_pages/learning_rate.py")
 SLOW_PAGE_S = 60  # a cold page on a shared 2-core machine
 
 
@@ -123,7 +123,7 @@ def test_every_page_renders_without_an_error(page):
 
 
 def test_the_forward_pass_shows_each_value_with_its_numbers_substituted():
-    app = open_page("pages/step_through.py")
+    app = open_page("app_pages/step_through.py")
     assert_clean(app)
     h1 = latex_of(app, "h_{1}")
     assert "0.15 \\cdot 0.05 + 0.2 \\cdot 0.1" in h1 and h1.rstrip("$\n ").endswith("0.0275 \\end{aligned}")
@@ -134,7 +134,7 @@ def test_the_forward_pass_shows_each_value_with_its_numbers_substituted():
 
 
 def test_the_backward_pass_writes_both_paths_to_w1_in_full():
-    app = open_page("pages/step_through.py")
+    app = open_page("app_pages/step_through.py")
     derivation = latex_of(app, r"\frac{\partial E}{\partial w_{1}}")
     assert "w_{5}" in derivation and "w_{7}" in derivation, "the paths through o1 (w5) and o2 (w7)"
     _, _, grads = by_hand(CLASSROOM_WEIGHTS)
@@ -145,7 +145,7 @@ def test_the_backward_pass_writes_both_paths_to_w1_in_full():
 
 
 def test_changing_the_learning_rate_changes_the_update_and_the_next_error():
-    app = open_page("pages/step_through.py")
+    app = open_page("app_pages/step_through.py")
     field(app, "lr").input("0.5").run()
     assert_clean(app)
     error, _, grads = by_hand(CLASSROOM_WEIGHTS)
@@ -157,7 +157,7 @@ def test_changing_the_learning_rate_changes_the_update_and_the_next_error():
 
 
 def test_changing_the_activation_changes_the_forward_numbers():
-    app = open_page("pages/step_through.py")
+    app = open_page("app_pages/step_through.py")
     app.selectbox(key="setup_field_activation").select("tanh").run()
     assert_clean(app)
     error, a_h1, _ = by_hand(CLASSROOM_WEIGHTS, "tanh")
@@ -166,7 +166,7 @@ def test_changing_the_activation_changes_the_forward_numbers():
 
 
 def test_next_and_the_steps_field_move_through_training():
-    app = open_page("pages/home.py")
+    app = open_page("app_pages/home.py")
     field(app, "steps").input("5").run()
     errors, _ = train_by_hand(1.0, 5)
     assert metric(app, "E_total at step 5 (the last)") == f"{errors[5]:.10g}"
@@ -179,7 +179,7 @@ def test_next_and_the_steps_field_move_through_training():
 
 
 def test_the_worksheet_has_the_classroom_columns_and_marks_the_viewed_step():
-    app = open_page("pages/worksheet.py", steps="4", lr="0.5", step="3")
+    app = open_page("app_pages/worksheet.py", steps="4", lr="0.5", step="3")
     assert_clean(app)
     table = app.dataframe[-1].value
     errors, last_weights = train_by_hand(0.5, 4)
@@ -198,7 +198,7 @@ def test_the_worksheet_has_the_classroom_columns_and_marks_the_viewed_step():
 
 
 def test_the_learning_rate_page_reads_its_curves_with_the_right_numbers():
-    app = open_page("pages/learning_rate.py", activation="linear", steps="200", lrs="0.5, 3")
+    app = open_page("app_pages/learning_rate.py", activation="linear", steps="200", lrs="0.5, 3")
     assert_clean(app)
     text = shown_text(app)
     best = train_by_hand(3.0, 200, "linear")[0]
@@ -216,7 +216,7 @@ def test_the_learning_rate_page_reads_its_curves_with_the_right_numbers():
 
 
 def test_the_learning_rate_page_compares_the_rates_typed_in():
-    app = open_page("pages/learning_rate.py", steps="50")
+    app = open_page("app_pages/learning_rate.py", steps="50")
     app.text_input(key="setup_field_lrs").input("0.5, 3").run()
     assert_clean(app)
     summary = app.dataframe[0].value
@@ -246,7 +246,7 @@ def test_the_learning_rate_page_compares_the_rates_typed_in():
     ],
 )
 def test_a_bad_value_gets_a_message_and_the_last_good_value_stays(name, typed, message):
-    app = open_page("pages/step_through.py")
+    app = open_page("app_pages/step_through.py")
     field(app, name).input(typed).run()
     assert_clean(app)
     errors = " ".join(e.value for e in app.error)
@@ -256,11 +256,11 @@ def test_a_bad_value_gets_a_message_and_the_last_good_value_stays(name, typed, m
 
 def test_a_huge_learning_rate_says_diverged_and_shows_no_nan():
     query = {"activation": "linear", "lr": "1000000", "steps": "200"}
-    app = open_page("pages/step_through.py", **query, step="200")  # past the end: the last computed row
+    app = open_page("app_pages/step_through.py", **query, step="200")  # past the end: the last computed row
     assert_clean(app)
     assert any("Diverged" in w.value for w in app.warning)
     assert any("This is the update that blew up" in w.value for w in app.warning)
-    app = open_page("pages/learning_rate.py", **query, lrs="0.1, 1000000")
+    app = open_page("app_pages/learning_rate.py", **query, lrs="0.1, 1000000")
     assert_clean(app)
     statuses = app.dataframe[0].value["status"].tolist()
     assert statuses[0].startswith("converged") or statuses[0].startswith("still falling")
@@ -268,7 +268,7 @@ def test_a_huge_learning_rate_says_diverged_and_shows_no_nan():
 
 
 def test_bad_link_values_give_messages_and_fall_back():
-    app = open_page("pages/home.py", w1="abc", lr="-2", steps="1e9", activation="softmax", lrs="x", step="7")
+    app = open_page("app_pages/home.py", w1="abc", lr="-2", steps="1e9", activation="softmax", lrs="x", step="7")
     assert_clean(app)
     warnings = " ".join(w.value for w in app.warning)
     for name in ("w1", "lr", "steps", "activation", "lrs"):
@@ -278,7 +278,7 @@ def test_bad_link_values_give_messages_and_fall_back():
 
 
 def test_a_link_reproduces_the_setup_and_the_url_follows_every_change():
-    app = open_page("pages/step_through.py")
+    app = open_page("app_pages/step_through.py")
     field(app, "w5").input("0.3").run()
     field(app, "lr").input("0.25").run()
     app.selectbox(key="setup_field_activation").select("tanh").run()
@@ -288,7 +288,7 @@ def test_a_link_reproduces_the_setup_and_the_url_follows_every_change():
     assert params["w5"] == "0.3" and params["lr"] == "0.25" and params["activation"] == "tanh"
     assert params["biases"] == "1" and params["b1"] == "0.2"
 
-    shared = open_page("pages/step_through.py", **params)  # a student opens the instructor's link
+    shared = open_page("app_pages/step_through.py", **params)  # a student opens the instructor's link
     assert_clean(shared)
     assert not shared.warning
     assert field(shared, "w5").value == "0.3" and field(shared, "b1").value == "0.2"
@@ -308,7 +308,7 @@ def test_parse_params_reads_back_what_encode_params_wrote():
 
 
 def test_reset_restores_the_classroom_values():
-    app = open_page("pages/home.py", w1="0.9", lr="0.3")
+    app = open_page("app_pages/home.py", w1="0.9", lr="0.3")
     next(b for b in app.button if b.label == "Reset to classroom values").click().run()
     assert_clean(app)
     assert field(app, "w1").value == "0.15" and field(app, "lr").value == "1"
@@ -316,12 +316,12 @@ def test_reset_restores_the_classroom_values():
 
 
 def test_the_xlsx_export_is_offered_and_a_refused_setup_gets_its_message():
-    app = open_page("pages/worksheet.py", steps="3")
+    app = open_page("app_pages/worksheet.py", steps="3")
     app.button(key="worksheet_xlsx_prepare").click().run()
     assert_clean(app)
     download = [b for b in app.get("download_button") if b.label == "Download .xlsx"]
     assert download, "the workbook is ready to download"
-    app = open_page("pages/worksheet.py", steps=str(MAX_EXPORT_STEPS + 1))
+    app = open_page("app_pages/worksheet.py", steps=str(MAX_EXPORT_STEPS + 1))
     app.button(key="worksheet_xlsx_prepare").click().run()
     assert_clean(app)
     assert any("Cannot export this setup" in e.value for e in app.error)

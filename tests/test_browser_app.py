@@ -93,7 +93,7 @@ def open_page(context, base_url: str, path: str, heading: str | None, query: str
 
 
 def test_a_shared_link_opens_exactly_that_setup(server, browser):
-    """Runs first, on a fresh server: a deep link is the first thing it serves (see lab/navigation.py)."""
+    """Runs first, on a fresh server: a deep link is the first thing it serves (with a folder named pages/ Streamlit used to run the page alone and list file names)."""
     context = browser.new_context(viewport=DESKTOP)
     try:
         page = open_page(context, server, "step_through", "Step through one update", "?lr=0.5&w5=0.3&step=2")

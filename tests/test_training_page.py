@@ -42,7 +42,7 @@ def runs_folder(tmp_path, monkeypatch):
 def open_page() -> AppTest:
     """A fresh session on the MNIST page, entered through app.py's navigation as a user would."""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=PAGE_TIMEOUT_S)
-    at.switch_page("pages/training.py")
+    at.switch_page("app_pages/training.py")
     at.run()
     assert not at.exception, at.exception
     return at
@@ -222,7 +222,7 @@ def test_a_missing_data_set_says_where_to_put_the_files(runs_folder, tmp_path, m
 
 def test_a_bad_run_id_in_the_address_is_refused_politely(runs_folder):
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=PAGE_TIMEOUT_S)
-    at.switch_page("pages/training.py")
+    at.switch_page("app_pages/training.py")
     at.query_params["run"] = "../../etc/passwd"
     (runs_folder / runs.new_run_id()).mkdir(parents=True)  # a folder without run.json is not a run
     at.run()

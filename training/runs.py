@@ -14,7 +14,7 @@ The status is derived, never trusted from memory: the trainer's "end" event if t
 "running" while the process is alive (and is still *our* process, not a recycled pid); otherwise
 "stopped" if someone asked it to stop, else "failed".
 
-Plain functions, no Streamlit: pages/training.py calls them, tests call them directly.
+Plain functions, no Streamlit: app_pages/training.py calls them, tests call them directly.
 """
 
 from __future__ import annotations
