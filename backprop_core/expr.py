@@ -11,7 +11,7 @@ Nothing here knows about the network; backprop_core.network builds the trees.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 
 import numpy as np
 
@@ -73,7 +73,7 @@ def format_number(value: float) -> str:
 
 
 def latex_symbol(name: str) -> str:
-    """w1 -> w_{1}, a_h1 -> a_{h_{1}}, delta_o1 -> \\delta_{o_{1}}, next_w1 -> w_{1}^{+}, dE_dw5 -> ∂E/∂w_{5}."""
+    """w1 -> w_{1}, a_h1 -> a_{h_{1}}, delta_o1 -> \\delta_{o_{1}}, next_w1 -> w_{1}^{new}, dE_dw5 -> ∂E/∂w_{5}."""
     if name == "eta":
         return r"\eta"
     if name.startswith("dE_d"):
@@ -83,7 +83,7 @@ def latex_symbol(name: str) -> str:
     if name.startswith("delta_"):
         return r"\delta_{" + latex_symbol(name[6:]) + "}"
     if name.startswith("next_"):
-        return latex_symbol(name[5:]) + "^{+}"
+        return latex_symbol(name[5:]) + r"^{\text{new}}"
     if name == "E_total":
         return r"E_{total}"
     head = name.rstrip("0123456789")
@@ -278,3 +278,23 @@ class ActivationSlope(Expr):
 
     def symbols(self):
         return self.pre.symbols() | self.post.symbols()
+
+
+def inline(expr: Expr, formulas: Mapping[str, Expr], names: tuple[str, ...]) -> Expr:
+    """`expr` with every symbol in `names` replaced by its own formula, recursively.
+
+    The step-through page uses it to write a chain out: dE_dw1 = delta_h1 * i1 becomes
+    dE_da_h1 * slope(h1) * i1, then (delta_o1 * w5 + delta_o2 * w7) * slope(h1) * i1.
+    """
+    if isinstance(expr, Sym):
+        return inline(formulas[expr.name], formulas, names) if expr.name in names else expr
+    if not is_dataclass(expr):
+        return expr
+    changes = {}
+    for f in fields(expr):
+        value = getattr(expr, f.name)
+        if isinstance(value, Expr):
+            changes[f.name] = inline(value, formulas, names)
+        elif isinstance(value, tuple) and all(isinstance(item, Expr) for item in value):
+            changes[f.name] = tuple(inline(item, formulas, names) for item in value)
+    return replace(expr, **changes)

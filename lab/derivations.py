@@ -9,10 +9,10 @@ substituting those intermediates' own trees into it (see CHAINS for how far).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass
 
 from backprop_core import ACTIVATIONS, Config, build_network
-from backprop_core.expr import Expr, Sym, latex_symbol
+from backprop_core.expr import Expr, inline, latex_symbol
 from backprop_core.network import Formula
 
 from .format import number
@@ -23,33 +23,6 @@ from .format import number
 # it, and expanding it too makes a line no screen can show); an output-layer gradient through δ_o,
 # down to (a_o1 − t1)·a_o1(1 − a_o1)·a_h1.
 CHAINS = (("dE_da_h1", "dE_da_h2", "delta_h1", "delta_h2"), ("delta_o1", "delta_o2"))
-
-
-def symbol(name: str) -> str:
-    """LaTeX for a quantity's name. latex_symbol covers the sheet's columns; the engine's own names for
-    the error signals (delta_o1 = ∂E/∂o1) and the updated weights (next_w1) are written here.
-    (A candidate to move into backprop_core.expr.latex_symbol.)"""
-    if name.startswith("delta_"):
-        return r"\delta_{" + latex_symbol(name[len("delta_") :]) + "}"
-    if name.startswith("next_"):
-        return latex_symbol(name[len("next_") :]) + r"^{\text{new}}"
-    return latex_symbol(name)
-
-
-def inline(expr: Expr, formulas: Mapping[str, Expr], names: tuple[str, ...]) -> Expr:
-    """`expr` with every symbol in `names` replaced by its own formula, recursively."""
-    if isinstance(expr, Sym):
-        return inline(formulas[expr.name], formulas, names) if expr.name in names else expr
-    if not is_dataclass(expr):
-        return expr
-    changes = {}
-    for f in fields(expr):
-        value = getattr(expr, f.name)
-        if isinstance(value, Expr):
-            changes[f.name] = inline(value, formulas, names)
-        elif isinstance(value, tuple) and all(isinstance(item, Expr) for item in value):
-            changes[f.name] = tuple(inline(item, formulas, names) for item in value)
-    return replace(expr, **changes)
 
 
 @dataclass(frozen=True)
@@ -80,7 +53,7 @@ def _derive(formula: Formula, act, trees: Mapping[str, Expr], values: Mapping[st
     lines.append(chain.latex(act, values=values))
     lines.append(_value(values[formula.name]))
     body = r" \\ &= ".join(lines)
-    latex = rf"\begin{{aligned}} {symbol(formula.name)} &= {body} \end{{aligned}}"
+    latex = rf"\begin{{aligned}} {latex_symbol(formula.name)} &= {body} \end{{aligned}}"
     return Derivation(formula.name, latex, formula.why)
 
 
