@@ -63,6 +63,7 @@ def descend(
     values = {name: np.full(lrs.size, v) for name, v in leaves.items() if name not in WEIGHTS}
     values["eta"] = lrs
     diverged_at = np.full(lrs.size, -1)
+    frozen = False  # has any learning rate been stopped?
     for k in range(steps + 1):
         values.update(zip(WEIGHTS, weights, strict=True))
         env = evaluate(config, values)
@@ -70,8 +71,11 @@ def descend(
         if k == steps:
             break
         proposed = np.array([env[f"next_{w}"] for w in WEIGHTS])  # (8, n_lr)
-        # `not <=` is also true for NaN and inf.
-        blown = ~(np.abs(proposed) <= WEIGHT_LIMIT).all(axis=0)
-        diverged_at[blown & (diverged_at < 0)] = k + 1
+        safe = np.abs(proposed).max(axis=0) <= WEIGHT_LIMIT  # False for NaN and inf too
+        if safe.all() and not frozen:  # the usual case: every learning rate takes its step
+            weights = proposed
+            continue
+        diverged_at[~safe & (diverged_at < 0)] = k + 1
+        frozen = True
         weights = np.where(diverged_at < 0, proposed, weights)
     return diverged_at
