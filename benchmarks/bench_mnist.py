@@ -67,8 +67,9 @@ def report(model: str, events: list[dict], wall: float) -> dict:
     for e in epochs:
         print(f"{e['epoch']:>5}  {e['train_acc']:>8.2f}%  {e['test_acc']:>7.2f}%  {e['test_loss']:>9.4f}  "
               f"{e['seconds']:>7.1f}")  # fmt: skip
-    print(f"best {figures['best']:.2f}%  final {figures['final']:.2f}%  min of last 3 {figures['last3_min']:.2f}%"
-          f"  first epoch >= {TARGET_ACC}%: {figures['first_epoch_at_target']}")  # fmt: skip
+    print(f"best {figures['best']:.2f}%  final {figures['final']:.2f}%  "
+          f"min of last 3 {figures['last3_min']:.2f}%  "
+          f"first epoch >= {TARGET_ACC}%: {figures['first_epoch_at_target']}")  # fmt: skip
     print(f"wall {wall:.1f} s ({wall / 60:.2f} min), {figures['seconds_per_epoch']:.1f} s/epoch, "
           f"median {figures['median_images_per_s']:.0f} training images/s")  # fmt: skip
     if model in LIMITS:
@@ -113,10 +114,11 @@ def main() -> None:
         reference = results["reference"]
         for model in results.keys() - {"reference"}:
             ours = results[model]
-            print(f"\n{model} vs reference: {ours['seconds_per_epoch'] / reference['seconds_per_epoch']:.2f}x the "
-                  f"time per epoch, {reference['params'] / ours['params']:.0f}x fewer parameters; reference 1 "
-                  f"epoch: {reference['final']:.2f}% in {reference['seconds_per_epoch']:.1f} s, whole {model} "
-                  f"run ({ours['epochs']} epochs) {ours['wall']:.1f} s")  # fmt: skip
+            time_ratio = ours["seconds_per_epoch"] / reference["seconds_per_epoch"]
+            print(f"\n{model} vs reference: {time_ratio:.2f}x the time per epoch, "
+                  f"{reference['params'] / ours['params']:.0f}x fewer parameters; reference 1 epoch: "
+                  f"{reference['final']:.2f}% in {reference['seconds_per_epoch']:.1f} s; whole {model} run "
+                  f"({ours['epochs']} epochs): {ours['wall']:.1f} s")  # fmt: skip
     print(f"load average at end {os.getloadavg()[0]:.1f} (the machine may be shared: timings are noisy)")
 
 

@@ -221,8 +221,9 @@ def download_missing(
             written.append(name)
             break
         else:
+            still_missing = missing_files(data_dir)
             raise DatasetMissing(
-                f"{missing_message(Path(data_dir), missing_files(data_dir))} Download failed: {'; '.join(failures)}"
+                f"{missing_message(Path(data_dir), still_missing)} Download failed: {'; '.join(failures)}"
             )
     return written
 

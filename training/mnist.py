@@ -293,8 +293,8 @@ class Progress:
 def train_epoch(
     model, optimizer, scheduler, train_x, train_y, epoch, config, generator, progress, stop_requested
 ):
-    """One pass over the (shuffled, augmented) training set. Returns (mean loss, accuracy %) as trained,
-    i.e. on augmented images in training mode. Returns early after one batch on --dry-run or a stop request."""
+    """One pass over the (shuffled, augmented) training set; (mean loss, accuracy %) as trained, i.e. on
+    augmented images in training mode. Returns early after one batch on --dry-run or a stop request."""
     model.train()
     loss_sum = correct = seen = 0
     for batch, (x, y) in enumerate(data.batches(train_x, train_y, config.batch_size, generator), start=1):
