@@ -104,3 +104,10 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def docs_picture(tmp_path: Path, name: str) -> Path:
+    """Where a README picture is saved: docs/<name> when BACKPROP_LAB_UPDATE_DOCS=1 (to refresh the
+    README's pictures on purpose), else the test's own tmp folder, so a test run never rewrites tracked files.
+    """
+    return REPO / "docs" / name if os.environ.get("BACKPROP_LAB_UPDATE_DOCS") == "1" else tmp_path / name

@@ -1,7 +1,7 @@
 """The app in headless Chromium, started with `streamlit run app.py` as a user would.
 
-Visits every page, changes the learning rate, checks a phone-width layout, and refreshes
-docs/screenshot.png (the README's picture) from the Step-through page.
+Visits every page, changes the learning rate, checks a phone-width layout, and takes the README's
+pictures (written to docs/ only with BACKPROP_LAB_UPDATE_DOCS=1; see tests/streamlit_server.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from tests.streamlit_server import REPO, streamlit_server
+from tests.streamlit_server import docs_picture, streamlit_server
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -136,11 +136,11 @@ def test_every_page_renders_and_the_lr_changes_the_numbers(server, browser, tmp_
         page.close()
 
         page = open_page(context, server, "step_through", "Step through one update", "?step=3&lr=1")
-        page.screenshot(path=str(REPO / "docs" / "screenshot.png"), full_page=False)
+        page.screenshot(path=str(docs_picture(tmp_path, "screenshot.png")), full_page=False)
         page.close()
         page = open_page(context, server, "learning_rate", "How the learning rate changes training")
         page.wait_for_selector(".js-plotly-plot", timeout=TIMEOUT_MS)
-        page.screenshot(path=str(REPO / "docs" / "learning_rate.png"), full_page=False)
+        page.screenshot(path=str(docs_picture(tmp_path, "learning_rate.png")), full_page=False)
         page.close()
     finally:
         context.close()
@@ -154,8 +154,7 @@ def test_a_phone_width_screen_shows_the_step_through_page(server, browser, tmp_p
         # The page itself must not scroll sideways: wide content (formulas, tables) scrolls in its own box.
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, f"the page is {overflow}px wider than a {PHONE['width']}px screen"
-        page.screenshot(path=str(tmp_path / "phone.png"), full_page=False)
-        page.screenshot(path=str(REPO / "docs" / "phone.png"), full_page=False)
+        page.screenshot(path=str(docs_picture(tmp_path, "phone.png")), full_page=False)
         page.close()
     finally:
         context.close()
