@@ -8,9 +8,12 @@ import struct
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
+from training.config import DEFAULT_LR, DEFAULT_WEIGHT_DECAY, TrainConfig, TrainConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "mnist"
@@ -178,8 +181,42 @@ def test_corrupt_file_fails_with_exit_1_and_the_error_in_the_end_event(small_mni
     assert end["status"] == "failed" and "truncated" in end["error"]
 
 
-@pytest.mark.parametrize("bad", [["--epochs", "0"], ["--lr", "nan"], ["--model", "vgg"]])
+@pytest.mark.parametrize(
+    "bad",
+    [["--epochs", "0"], ["--lr", "nan"], ["--model", "vgg"], ["--batch-size", "0"], ["--limit-train", "-1"]],
+)
 def test_bad_arguments_exit_2_with_one_line(bad, tmp_path):
     result = run("--out", str(tmp_path), *bad)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_importing_the_config_and_the_run_manager_does_not_load_torch():
+    code = "import sys, training.config, training.runs; print('torch' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_every_model_has_a_default_rate_and_weight_decay():
+    from training import models
+
+    assert set(DEFAULT_LR) == set(DEFAULT_WEIGHT_DECAY) == set(models.MODELS)
+    assert TrainConfig().model == models.DEFAULT_MODEL
+
+
+def test_the_trainer_reads_back_the_flags_a_config_writes():
+    """What the page chooses is what the trainer runs: to_args() parsed by the trainer's own parser gives
+    the same config back, with the model's weight decay (and, for lr 0, its default rate) filled in."""
+    from training.mnist import build_parser, config_from_args
+
+    chosen = TrainConfig(model="lean", epochs=3, batch_size=64, lr=0.05, device="cpu", seed=7, data_dir="/d",
+                         out="/o", limit_train=256, limit_test=128, log_every=3, threads=2, download=False,
+                         dry_run=True)  # fmt: skip
+    for config, lr in [(chosen, 0.05), (replace(chosen, lr=0.0, model="reference"), DEFAULT_LR["reference"])]:
+        parser = build_parser()
+        parsed = config_from_args(parser.parse_args(config.to_args()), parser)
+        assert parsed == replace(config, lr=lr, weight_decay=DEFAULT_WEIGHT_DECAY[config.model])
+    with pytest.raises(TrainConfigError, match="momentum"):  # no flag for it: refused, not dropped
+        replace(chosen, momentum=0.5).to_args()

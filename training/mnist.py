@@ -19,7 +19,7 @@ import signal
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 # On a CPU shared with other programs, OpenMP threads that spin while waiting for each other stall the whole
@@ -33,36 +33,9 @@ import torch.nn.functional as F  # noqa: E402
 from backprop_core.__main__ import OneLineParser, finite_float, whole_number  # noqa: E402
 
 from . import data  # noqa: E402
-from .models import DEFAULT_MODEL, MODELS, count_parameters, format_summary, summary  # noqa: E402
+from .config import DEFAULT_LR, DEFAULT_WEIGHT_DECAY, DEVICES, TrainConfig, TrainConfigError  # noqa: E402
+from .models import MODELS, count_parameters, format_summary, summary  # noqa: E402
 
-
-@dataclass
-class TrainConfig:
-    data_dir: str = ""  # folder with the four IDX files; "" means $MNIST_DIR, else ./data/mnist
-    out: str = ""  # run folder for events.jsonl and best.pt; "" writes nothing (a plain console run)
-    model: str = DEFAULT_MODEL  # a key of training.models.MODELS
-    epochs: int = 15  # passes over the training set
-    batch_size: int = 128  # images per optimiser step
-    lr: float = 0.0  # peak learning rate; 0 means the model's own default (DEFAULT_LR)
-    device: str = "auto"  # auto (CUDA, then MPS, then CPU), cpu, cuda or mps
-    seed: int = 1  # seeds weights, shuffling and augmentation: a rerun on the same machine repeats itself
-    dry_run: bool = False  # one training batch and one test batch, to check that everything is wired up
-    limit_train: int = 0  # use only the first N training images (0: all 60,000); for tests and tiny runs
-    limit_test: int = 0  # use only the first N test images (0: all 10,000)
-    log_every: int = 10  # a batch event every N batches, and at least every 2 s
-    threads: int = 0  # CPU threads for torch; 0 means one per core
-    download: bool = True  # fetch missing files from the public mirrors (checked against known MD5s)
-    momentum: float = 0.9  # SGD momentum (Nesterov)
-    weight_decay: float = 5e-4  # L2 penalty on the weights (SGD); DEFAULT_WEIGHT_DECAY per model
-    max_shift: float = 2.0  # augmentation: random shift of each training image, up to ± this many pixels
-    max_degrees: float = 7.0  # augmentation: random rotation, up to ± this many degrees
-
-
-# Peak learning rate per model when --lr is not given. Ours use SGD with a one-cycle schedule; the reference
-# net uses what pytorch/examples uses: Adadelta at lr 1.0, multiplied by 0.7 after each epoch.
-DEFAULT_LR = {"classroom": 0.1, "lean": 0.1, "reference": 1.0}
-# The lean model has too few weights to need much of a penalty: 5e-4 kept it under-fitted (see models.lean).
-DEFAULT_WEIGHT_DECAY = {"classroom": 5e-4, "lean": 1e-4, "reference": 0.0}
 SECONDS_BETWEEN_BATCH_EVENTS = 2.0
 EVAL_BATCH = 1000
 
@@ -79,63 +52,54 @@ class Stop(Exception):
 # Command line
 
 
-def positive_int(text: str) -> int:
-    value = whole_number(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = whole_number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = finite_float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
-    return value
-
-
 def build_parser() -> OneLineParser:
+    """Flags for the fields of TrainConfig, defaults from it. The types only parse the text; the bounds are
+    TrainConfig.check()'s (see config_from_args), so the page and this command line refuse the same values."""
     defaults = TrainConfig()
     parser = OneLineParser(prog="python -m training.mnist", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--data-dir",
-        default="",
+        default=defaults.data_dir,
         help="folder with the MNIST IDX files (default $MNIST_DIR, else ./data/mnist)",
     )
-    parser.add_argument("--out", default="", help="run folder for events.jsonl and best.pt (created)")
+    parser.add_argument(
+        "--out", default=defaults.out, help="run folder for events.jsonl and best.pt (created)"
+    )
     parser.add_argument("--model", choices=sorted(MODELS), default=defaults.model)
-    parser.add_argument("--epochs", type=positive_int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size)
+    parser.add_argument("--epochs", type=whole_number, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=whole_number, default=defaults.batch_size)
     parser.add_argument(
         "--lr",
-        type=positive_float,
-        default=None,
-        help=f"peak learning rate (default per model: {DEFAULT_LR})",
+        type=finite_float,
+        default=defaults.lr,
+        help=f"peak learning rate (default 0: the model's, {DEFAULT_LR})",
     )
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default=defaults.device)
+    parser.add_argument("--device", choices=DEVICES, default=defaults.device)
     parser.add_argument("--seed", type=whole_number, default=defaults.seed)
     parser.add_argument("--dry-run", action="store_true", help="one batch of each split, then stop")
     parser.add_argument(
-        "--limit-train", type=positive_int, default=None, metavar="N", help="first N training images only"
+        "--limit-train",
+        type=whole_number,
+        default=defaults.limit_train,
+        metavar="N",
+        help="first N training images only (default 0: all)",
     )
     parser.add_argument(
-        "--limit-test", type=positive_int, default=None, metavar="N", help="first N test images only"
+        "--limit-test",
+        type=whole_number,
+        default=defaults.limit_test,
+        metavar="N",
+        help="first N test images only (default 0: all)",
     )
     parser.add_argument(
         "--log-every",
-        type=positive_int,
+        type=whole_number,
         default=defaults.log_every,
         metavar="N",
         help="a batch event every N batches (and at least every 2 s)",
     )
     parser.add_argument(
-        "--threads", type=non_negative_int, default=0, help="CPU threads (default 0: one per core)"
+        "--threads", type=whole_number, default=defaults.threads, help="CPU threads (default 0: one per core)"
     )
     parser.add_argument(
         "--no-download",
@@ -146,24 +110,17 @@ def build_parser() -> OneLineParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(
-        data_dir=args.data_dir,
-        out=args.out,
-        model=args.model,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr or DEFAULT_LR[args.model],
-        weight_decay=DEFAULT_WEIGHT_DECAY[args.model],
-        device=args.device,
-        seed=args.seed,
-        dry_run=args.dry_run,
-        limit_train=args.limit_train or 0,
-        limit_test=args.limit_test or 0,
-        log_every=args.log_every,
-        threads=args.threads,
-        download=args.download,
-    )
+def config_from_args(args: argparse.Namespace, parser: OneLineParser) -> TrainConfig:
+    """The checked config, with the model's own learning rate and weight decay filled in.
+    A value out of bounds ends the program as argparse does: one line, exit code 2."""
+    config = TrainConfig(**vars(args))
+    try:
+        config.check()
+    except TrainConfigError as error:
+        parser.error(str(error))
+    config.lr = config.lr or DEFAULT_LR[config.model]
+    config.weight_decay = DEFAULT_WEIGHT_DECAY[config.model]
+    return config
 
 
 def pick_device(name: str) -> torch.device:
@@ -393,7 +350,8 @@ def save_checkpoint(path: Path, model, config: TrainConfig, epoch: int, test_acc
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = config_from_args(build_parser().parse_args(argv))
+    parser = build_parser()
+    config = config_from_args(parser.parse_args(argv), parser)
     run_dir = Path(config.out) if config.out else None
     try:
         if run_dir is not None:
