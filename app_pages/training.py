@@ -12,8 +12,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from training import runs
+from training.config import DEFAULT_LR, MAX_LR, TrainConfig
 from training.data import missing_files, missing_message, resolve_data_dir
-from training.mnist import DEFAULT_LR
 from training.models import DEFAULT_MODEL, MODELS, count_parameters, summary
 
 REFRESH_S = 1.0  # how often the live view polls a running trainer
@@ -35,7 +35,7 @@ def gpu_name() -> str | None:
     return runs.cuda_device_name()
 
 
-def choose_config(data_dir) -> runs.TrainConfig:
+def choose_config(data_dir) -> TrainConfig:
     """The settings widgets; returns what the user chose."""
     gpu = gpu_name()
     model_col, epochs_col, batch_col, lr_col, device_col = st.columns([2, 1, 1, 1.2, 2])
@@ -45,13 +45,13 @@ def choose_config(data_dir) -> runs.TrainConfig:
         index=list(MODELS).index(DEFAULT_MODEL),
         format_func=lambda name: f"{name} ({model_summary(name)[0]:,} parameters)",
     )
-    defaults = runs.TrainConfig()
+    defaults = TrainConfig()
     epochs = epochs_col.number_input("Epochs", min_value=1, max_value=100, value=defaults.epochs, step=1)
     batch_size = batch_col.number_input("Batch size", min_value=1, max_value=4096, value=defaults.batch_size)
     lr = lr_col.number_input(  # keyed by model: switching model shows that model's default rate
         "Learning rate",
         min_value=1e-5,
-        max_value=10.0,
+        max_value=MAX_LR,
         value=DEFAULT_LR[model],
         format="%g",
         key=f"lr-{model}",
@@ -59,7 +59,7 @@ def choose_config(data_dir) -> runs.TrainConfig:
     device_labels = {"auto": f"auto ({'CUDA' if gpu else 'CPU'})", "cpu": "CPU", "cuda": "CUDA"}
     device = device_col.radio("Device", list(device_labels), format_func=device_labels.get, horizontal=True)
     device_col.caption(f"GPU: {gpu}" if gpu else "No CUDA GPU available here: training runs on the CPU.")
-    config = runs.TrainConfig(
+    config = TrainConfig(
         model=model,
         epochs=int(epochs),
         batch_size=int(batch_size),
@@ -87,7 +87,7 @@ def show_model_summary(name: str, expanded: bool) -> None:
         )
 
 
-def start(config: runs.TrainConfig, gpu: str | None) -> None:
+def start(config: TrainConfig, gpu: str | None) -> None:
     if config.device == "cuda" and gpu is None:
         st.error("CUDA is not available on this machine: choose auto or CPU.")
         return

@@ -317,6 +317,7 @@ def test_bad_settings_get_one_line_messages(root, monkeypatch):
         (runs.TrainConfig(lr=float("nan")), "rate"),
         (runs.TrainConfig(device="tpu"), "device"),
         (runs.TrainConfig(batch_size=0), "batch"),
+        (runs.TrainConfig(limit_train=-1), "limit train"),
     ]
     for config, message in bad_configs:
         with pytest.raises(runs.RunError, match=message):

@@ -33,8 +33,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+from .config import TrainConfig, TrainConfigError  # the one config: fields, bounds and trainer flags
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -65,54 +67,7 @@ class RunRefused(RunError):
     """A launch was refused because the concurrent-run limit is reached."""
 
 
-# --- configuration -------------------------------------------------------------------------------------
-
-
-@dataclass
-class TrainConfig:
-    """What a user chooses on the page; each field becomes one flag of `python -m training.mnist`."""
-
-    model: str = "classroom"  # a key of training.models.MODELS
-    epochs: int = 15
-    batch_size: int = 128
-    lr: float | None = None  # None: the trainer's default for the model (training.mnist.DEFAULT_LR)
-    device: str = "auto"  # auto | cpu | cuda
-    seed: int = 1
-    data_dir: str | None = None  # None: the trainer's own default ($MNIST_DIR, else ./data/mnist)
-    limit_train: int | None = None  # use only the first N training images (a tiny run)
-    limit_test: int | None = None
-
-    def check(self) -> None:
-        """Raise RunError for values the trainer would refuse, before any process starts."""
-        if not 1 <= self.epochs <= 1000:
-            raise RunError(f"epochs must be between 1 and 1000, got {self.epochs}")
-        if not 1 <= self.batch_size <= 65536:
-            raise RunError(f"batch size must be between 1 and 65536, got {self.batch_size}")
-        if self.lr is not None and not (0 < self.lr <= 10):  # also rejects NaN
-            raise RunError(f"learning rate must be in (0, 10], got {self.lr}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise RunError(f"device must be auto, cpu or cuda, got {self.device!r}")
-        for name in ("limit_train", "limit_test"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise RunError(f"{name.replace('_', ' ')} must be at least 1, got {value}")
-
-    def trainer_args(self, run_dir: Path) -> list[str]:
-        """The trainer's command-line flags (an argument list: nothing here is ever seen by a shell)."""
-        # --no-download: the page checks for the files first and tells a person where to put them; a
-        # launch from the browser should not quietly start fetching from the internet.
-        args = ["--out", str(run_dir), "--model", self.model, "--epochs", str(self.epochs),
-                "--batch-size", str(self.batch_size), "--device", self.device, "--seed", str(self.seed),
-                "--no-download"]  # fmt: skip
-        if self.lr is not None:
-            args += ["--lr", repr(float(self.lr))]
-        if self.data_dir is not None:
-            args += ["--data-dir", str(self.data_dir)]
-        if self.limit_train is not None:
-            args += ["--limit-train", str(self.limit_train)]
-        if self.limit_test is not None:
-            args += ["--limit-test", str(self.limit_test)]
-        return args
+# --- settings from the environment ---------------------------------------------------------------------
 
 
 def _env_int(name: str, default: int, minimum: int) -> int:
@@ -280,7 +235,11 @@ def start_run(config: TrainConfig, root: Path | None = None, trainer: Sequence[s
 
     Raises RunRefused when the concurrent-run limit is reached, RunError for a bad config.
     `trainer` is the argument list that runs the trainer (tests substitute a stand-in script)."""
-    config.check()
+    try:
+        config.check()
+        config.to_args()  # refuses a setting the trainer has no flag for, before any folder is made
+    except TrainConfigError as error:
+        raise RunError(str(error)) from None
     root = root or runs_root()
     limit = max_concurrent_runs()
     with _launch_lock(root):
@@ -294,7 +253,10 @@ def start_run(config: TrainConfig, root: Path | None = None, trainer: Sequence[s
         run_id = new_run_id()
         path = run_dir(run_id, root)
         path.mkdir()
-        command = [*trainer, *config.trainer_args(path)]
+        # --no-download: the page checks for the files first and tells a person where to put them; a
+        # launch from the browser should not quietly start fetching from the internet.
+        launched = replace(config, out=str(path), download=False)
+        command = [*trainer, *launched.to_args()]
         try:
             with open(path / "stdout.log", "wb") as log:
                 process = subprocess.Popen(
@@ -312,7 +274,7 @@ def start_run(config: TrainConfig, root: Path | None = None, trainer: Sequence[s
             _children[process.pid] = process
         info = {
             "id": run_id,
-            "config": asdict(config),
+            "config": asdict(launched),
             "command": command,
             "pid": process.pid,
             "pgid": process.pid,  # start_new_session makes the trainer its group's leader
