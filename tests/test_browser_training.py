@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import group_exists, process_exists
 from tests.streamlit_server import streamlit_server
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,19 +35,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=f"headless Chromium not found at {CHROMIUM}"),
     pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"MNIST files not found in {MNIST_DIR}"),
 ]
-
-
-def process_exists(pid: int) -> bool:
-    """True while the pid names a process that has not been reaped (a zombie still counts)."""
-    return Path(f"/proc/{pid}").exists()
-
-
-def group_exists(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def wait_until(condition, timeout: float, what: str) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import group_exists
 from training import runs
 
 STAND_IN = textwrap.dedent(
@@ -109,14 +110,6 @@ def wait_for(condition, timeout: float = 20.0, what: str = "condition"):
 def wait_until_finished(run_id: str, root: Path) -> str:
     return wait_for(lambda: runs.run_status(run_id, root) != runs.RUNNING and runs.run_status(run_id, root),
                     what=f"run {run_id} to finish")  # fmt: skip
-
-
-def group_exists(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_run_ids_are_generated_well_formed_and_anything_else_is_refused(root):

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.processes import group_exists
 from training import runs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,14 +91,6 @@ def wait_for_status(at: AppTest, run_id: str, status: str, timeout: float = 90) 
 def only_run(folder: Path) -> str:
     [run_id] = runs.list_runs(folder)
     return run_id
-
-
-def group_exists(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def history_row(at: AppTest, run_id: str) -> dict:
