@@ -12,9 +12,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from training import runs
-from training.config import DEFAULT_LR, MAX_LR, TrainConfig
+from training.config import DEFAULT_LR, DEFAULT_MODEL, MAX_LR, TrainConfig
 from training.data import missing_files, missing_message, resolve_data_dir
-from training.models import DEFAULT_MODEL, MODELS, count_parameters, summary
+from training.models import MODELS, count_parameters, summary
 
 REFRESH_S = 1.0  # how often the live view polls a running trainer
 STATUS_COLORS = {runs.RUNNING: "blue", runs.DONE: "green", runs.FAILED: "red", runs.STOPPED: "orange"}

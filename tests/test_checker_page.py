@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from backprop_core import Config
 from exports.xlsx import workbook_bytes
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "checker.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "checker.py")
 SHEETS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "student-sheets"
 VARUN = SHEETS / "erav1-varun-senthilnathan.xlsx"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

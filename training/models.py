@@ -102,7 +102,6 @@ def reference() -> nn.Module:
 
 # name -> constructor. The trainer's --model and the training page choose from these keys.
 MODELS: dict[str, Callable[[], nn.Module]] = {"classroom": classroom, "lean": lean, "reference": reference}
-DEFAULT_MODEL = "classroom"
 
 
 def count_parameters(model: nn.Module) -> int:
