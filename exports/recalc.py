@@ -11,7 +11,10 @@ LibreOffice that is already open never share state.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -75,21 +78,40 @@ def recalculate_many(
             str(out_dir),
             *map(str, paths),
         ]
-        try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
-        except subprocess.TimeoutExpired:
-            raise RecalcError(f"soffice did not finish within {timeout_s:g} s") from None
-        except OSError as error:
-            raise RecalcError(f"could not start soffice: {error}") from None
+        returncode, output = _run_soffice(command, timeout_s)
 
     outputs = [out_dir / p.name for p in paths]
     missing = [p.name for p in outputs if not p.is_file()]
-    if result.returncode != 0 or missing:
-        detail = " ".join((result.stderr or result.stdout or "").split())[-300:]
+    if returncode != 0 or missing:
+        detail = " ".join(output.split())[-300:]
         raise RecalcError(
-            f"soffice exited with {result.returncode} and did not write {', '.join(missing) or 'all files'}: {detail}"
+            f"soffice exited with {returncode} and did not write {', '.join(missing) or 'all files'}: {detail}"
         )
     return outputs
+
+
+def _run_soffice(command: list[str], timeout_s: float) -> tuple[int, str]:
+    """(exit code, stderr or else stdout) of one soffice run, in a process group of its own.
+
+    soffice is a script that execs oosplash, which forks soffice.bin, the process doing the work. Killing
+    only the child we started (as subprocess.run does on a timeout) would leave soffice.bin running,
+    orphaned, still writing into out_dir after we reported failure. So the whole group is killed, on a
+    timeout and also after a normal exit, in case a helper outlived its parent."""
+    try:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+    except OSError as error:
+        raise RecalcError(f"could not start soffice: {error}") from None
+    try:
+        stdout, stderr = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise RecalcError(f"soffice did not finish within {timeout_s:g} s") from None
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()  # reap it, and close the pipes
+    return process.returncode, stderr or stdout or ""
 
 
 def _check_paths(paths: Sequence[Path], out_dir: Path) -> None:

@@ -211,6 +211,31 @@ def test_recalc_refuses_what_it_cannot_do(tmp_path):
         recalculate_many([tmp_path / "a.xlsx"], tmp_path)
 
 
+def live_processes_naming(text: str) -> list[str]:
+    """Command lines of the running (not zombie) processes whose arguments contain `text`."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue  # exited while we looked
+        if state not in ("Z", "X") and text in command:
+            found.append(command)
+    return found
+
+
+@requires_soffice
+def test_recalc_timeout_leaves_no_soffice_running(tmp_path):
+    """soffice forks soffice.bin; a timeout must end that too, or it keeps running and writing."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "in" / "a.xlsx").write_bytes(workbook_bytes(Config(), [0.5], 1))
+    with pytest.raises(RecalcError, match="did not finish within"):
+        recalculate_many([tmp_path / "in" / "a.xlsx"], tmp_path / "out", timeout_s=0.5)
+    assert live_processes_naming(str(tmp_path / "out")) == []
+
+
 # --------------------------------------------------------------------------------------------------
 # With LibreOffice: the formulas compute what backprop_core computes
 
