@@ -7,7 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from exports.check import Report, SheetReport, WorkbookError, check_workbook, display
+from exports.check import Report, SheetReport, WorkbookError, check_workbook
+from exports.hints import display
 from exports.safe_xlsx import MAX_UPLOAD_BYTES
 
 UPLOAD_LIMIT_MB = MAX_UPLOAD_BYTES // (1024 * 1024)

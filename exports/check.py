@@ -28,40 +28,14 @@ from backprop_core import COLUMNS, Config, ConfigError, sweep
 from backprop_core.activations import Activation
 from backprop_core.config import INPUTS, TARGETS, WEIGHTS, check_lr
 
-# Callers and tests import the pieces' public names from here, as from the one module this once was.
-from .expected import ETA, FLOOR, REL_TOL, expected_columns, first_mismatch
-from .formula_eval import (
-    MAX_COMPILED,
-    MAX_FORMULA_CHARS,
-    MAX_RANGE_CELLS,
-    Evaluator,
-    FormulaError,
-    Parsed,
-)
-from .hints import describe, display, expected_formula, expected_references, found_references, hint_for
-from .recognise import (
-    LEAVES,
-    REQUIRED,
-    Layout,
-    column_for_label,
-    detect_activation,
-    find_eta,
-    find_layout,
-    typed_eta,
-)
-from .references import ExcelTable, Ref, excel_tables, resolve_operand, rewrite_structured
+from .expected import expected_columns, first_mismatch
+from .formula_eval import Evaluator
+from .hints import expected_formula, found_references, hint_for
+from .recognise import LEAVES, Layout, detect_activation, find_eta, find_layout, typed_eta
+from .references import Ref
 from .workbook import Workbook, WorkbookError, one_line
 
-__all__ = [
-    "ETA", "FLOOR", "LEAVES", "MAX_COMPILED", "MAX_EVALUATED_ROWS", "MAX_FORMULA_CHARS", "MAX_RANGE_CELLS",
-    "PERTURBED", "PERTURBED_ETA", "REL_TOL", "REQUIRED",
-    "Evaluator", "ExcelTable", "Finding", "FormulaError", "Layout", "Parsed", "Ref", "Report", "SheetReport",
-    "Workbook", "WorkbookError",
-    "check_sheet", "check_workbook", "column_for_label", "describe", "detect_activation", "display",
-    "excel_tables", "expected_columns", "expected_formula", "expected_references", "fill_expected_curves",
-    "find_eta", "find_layout", "first_mismatch", "found_references", "hint_for", "resolve_operand",
-    "rewrite_structured", "typed_eta",
-]  # fmt: skip
+__all__ = ["Finding", "Report", "SheetReport", "WorkbookError", "check_sheet", "check_workbook"]
 
 # The formulas check's inputs: every quantity differs from every other, t1 != t2, and no weight is
 # the classroom's, so a formula that uses a wrong cell gives a wrong number.

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from backprop_core.__main__ import OneLineParser
 
-from .check import Report, WorkbookError, check_workbook, display
+from .check import Report, WorkbookError, check_workbook
+from .hints import display
 from .safe_xlsx import MAX_UPLOAD_BYTES
 
 

@@ -16,7 +16,8 @@ from openpyxl.utils import get_column_letter
 
 from backprop_core import ACTIVATIONS, COLUMNS, Config, build_network
 from exports import check_cli
-from exports.check import PERTURBED, check_workbook, column_for_label
+from exports.check import PERTURBED, check_workbook
+from exports.recognise import column_for_label
 from exports.xlsx import ETA_CELL, FIRST_ROW, HEADER_ROW, LETTER, workbook_bytes
 
 SHEETS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "student-sheets"
