@@ -29,6 +29,8 @@ def build_parser() -> OneLineParser:
 def read_file(path: Path) -> bytes:
     """The file's bytes, or WorkbookError: no traceback for a missing, unreadable or huge file."""
     try:
+        if path.is_dir():
+            raise WorkbookError(f"{path} is a folder; name the .xlsx file inside it")
         if not path.is_file():
             raise WorkbookError(f"no such file: {path}")
         if path.stat().st_size > MAX_UPLOAD_BYTES:
