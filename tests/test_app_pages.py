@@ -17,7 +17,12 @@ from lab.params import Setup, encode_params, parse_params
 from tests.streamlit_server import REPO
 
 CLASSROOM_WEIGHTS = (0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55)
-PAGES = ("app_pages/home.py", "app_pages/step_through.py", "app_pages/worksheet.py", "app_pages/learning_rate.py")
+PAGES = (
+    "app_pages/home.py",
+    "app_pages/step_through.py",
+    "app_pages/worksheet.py",
+    "app_pages/learning_rate.py",
+)
 SLOW_PAGE_S = 60  # a cold page on a shared 2-core machine
 
 
@@ -268,7 +273,9 @@ def test_a_huge_learning_rate_says_diverged_and_shows_no_nan():
 
 
 def test_bad_link_values_give_messages_and_fall_back():
-    app = open_page("app_pages/home.py", w1="abc", lr="-2", steps="1e9", activation="softmax", lrs="x", step="7")
+    app = open_page(
+        "app_pages/home.py", w1="abc", lr="-2", steps="1e9", activation="softmax", lrs="x", step="7"
+    )
     assert_clean(app)
     warnings = " ".join(w.value for w in app.warning)
     for name in ("w1", "lr", "steps", "activation", "lrs"):
