@@ -122,22 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         repeats=n,
         clear=lambda: None,
     )
-    measure(
-        "change the activation (sweep and 1,000-LR scan rerun)",
-        lr_page,
-        reset_lr_page,
-        lambda app: app.selectbox(key="setup_field_activation").select("tanh").run(),
-        cold=True,
-        repeats=n,
-    )
-    measure(
-        "change the activation (sweep and 1,000-LR scan rerun)",
-        lr_page,
-        reset_lr_page,
-        lambda app: app.selectbox(key="setup_field_activation").select("tanh").run(),
-        cold=False,
-        repeats=n,
-    )
+    for cold in (True, False):
+        measure(
+            "change the activation (sweep and 1,000-LR scan rerun)",
+            lr_page,
+            reset_lr_page,
+            lambda app: app.selectbox(key="setup_field_activation").select("tanh").run(),
+            cold=cold,
+            repeats=n,
+        )
 
     engine_times()
     print("Step through page, 1,000 steps")
