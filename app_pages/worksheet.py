@@ -18,7 +18,7 @@ setup = state.step_controls(setup, len(frame) - 1)
 
 st.subheader(f"Step {setup.step}")
 current = worksheet.labelled(frame.iloc[[setup.step]])
-st.dataframe(current, column_config=worksheet.column_config(current.reset_index()))
+st.dataframe(current, column_config=worksheet.column_config())
 
 shown = worksheet.marked(frame, setup.step)
 first, last = worksheet.window(len(frame), setup.step)
@@ -27,7 +27,7 @@ st.subheader(
 )
 if (first, last) != (0, len(frame)):
     st.caption(f"A long run: these rows are around step {setup.step}; the CSV has all {len(frame):,}.")
-st.dataframe(shown, column_config=worksheet.column_config(shown), height=420)
+st.dataframe(shown, column_config=worksheet.column_config(), height=420)
 
 st.download_button(
     "Download .csv",

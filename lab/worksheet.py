@@ -40,11 +40,11 @@ def marked(frame: pd.DataFrame, step: int) -> pd.DataFrame:
     return shown
 
 
-def column_config(frame: pd.DataFrame) -> dict:
-    """TABLE_DIGITS significant digits in every number column (formatted in the browser: fast)."""
+def column_config() -> dict:
+    """TABLE_DIGITS significant digits in every column of labelled() (formatted in the browser: fast)."""
     import streamlit as st
 
-    config = {c: st.column_config.NumberColumn(format=f"%.{TABLE_DIGITS}g") for c in frame.columns[1:]}
+    config = {label(c): st.column_config.NumberColumn(format=f"%.{TABLE_DIGITS}g") for c in COLUMNS}
     config["viewing"] = st.column_config.TextColumn("", width="small", pinned=True)
     return config
 
