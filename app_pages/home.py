@@ -5,7 +5,7 @@ import streamlit as st
 from backprop_core import build_network
 from lab import state, views
 from lab.diagram import network_svg
-from lab.format import learning_rate, number
+from lab.format import number, show_number
 
 setup = state.sidebar()
 st.title("The 2-2-2 network")
@@ -15,7 +15,7 @@ st.markdown(
     "network's values at that point of training; change the numbers in the sidebar."
 )
 setup, frame, values = views.viewed_row(setup)
-caption = f"Step {setup.step} · η = {learning_rate(setup.lr)} · {setup.config.activation}"
+caption = f"Step {setup.step} · η = {show_number(setup.lr)} · {setup.config.activation}"
 st.markdown(network_svg(values, caption), unsafe_allow_html=True)  # st.html would strip the SVG
 st.caption("On a narrow screen, swipe the picture sideways; the same values are in the table below.")
 views.error_metrics(frame, setup.step)

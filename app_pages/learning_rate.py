@@ -6,6 +6,7 @@ import streamlit as st
 
 from backprop_core import ConfigError
 from lab import charts, compute, exports_ui, params, state
+from lab.format import show_lrs
 
 setup = state.sidebar()
 st.title("How the learning rate changes training")
@@ -15,7 +16,7 @@ st.markdown(
     "the minimum."
 )
 
-state.seed_field("lrs", params.show_lrs(setup.lrs))
+state.seed_field("lrs", show_lrs(setup.lrs))
 text = st.text_input(
     "Learning rates to compare (comma-separated)",
     key=state.field_key("lrs"),
@@ -24,7 +25,7 @@ text = st.text_input(
 try:
     lrs = params.parse_lrs(text)
 except ConfigError as error:
-    st.error(f"{error}. Still showing {params.show_lrs(setup.lrs)}.", icon=":material/warning:")
+    st.error(f"{error}. Still showing {show_lrs(setup.lrs)}.", icon=":material/warning:")
     lrs = setup.lrs
 if lrs != setup.lrs:
     setup = replace(setup, lrs=lrs)

@@ -5,7 +5,7 @@ import streamlit as st
 from backprop_core import ACTIVATIONS
 from lab import compute, state, views
 from lab.derivations import derivations
-from lab.format import learning_rate, number
+from lab.format import number, show_number
 
 SMALL = r"\footnotesize "  # KaTeX's default size makes the longest chains wider than the column
 
@@ -46,7 +46,7 @@ with backward:
 with update:
     st.markdown(
         f"Every weight moves against its gradient, scaled by the learning rate "
-        f"η = {learning_rate(setup.lr)}: w ← w − η·∂E/∂w. "
+        f"η = {show_number(setup.lr)}: w ← w − η·∂E/∂w. "
         "All eight use the gradients of the same forward pass, so the order does not matter."
     )
     for item in derivations(config, "update", values):

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from lab import compute, exports_ui, state, views, worksheet
-from lab.format import learning_rate
+from lab.format import show_number
 
 setup = state.sidebar()
 st.title("The worksheet")
@@ -32,7 +32,7 @@ st.dataframe(shown, column_config=worksheet.column_config(), height=420)
 st.download_button(
     "Download .csv",
     data=lambda: worksheet.csv_bytes(frame),  # written on click: 100,000 rows take seconds and 38 MB
-    file_name=f"backprop-lr-{learning_rate(setup.lr)}-{setup.steps}-steps.csv",
+    file_name=f"backprop-lr-{show_number(setup.lr)}-{setup.steps}-steps.csv",
     mime="text/csv",
     icon=":material/download:",
 )

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from backprop_core import Sweep
 
-from .format import learning_rate, number
+from .format import number, show_number
 
 MAX_POINTS = 2000  # per curve sent to the browser; longer runs are thinned (the last point is always kept)
 
@@ -42,8 +42,8 @@ def error_curves(result: Sweep, log_y: bool) -> go.Figure:
                 x=steps,
                 y=errors,
                 mode="lines",
-                name=f"η = {learning_rate(lr)}",
-                hovertemplate="step %{x}<br>E_total %{y:.10g}<extra>η = " + learning_rate(lr) + "</extra>",
+                name=f"η = {show_number(lr)}",
+                hovertemplate="step %{x}<br>E_total %{y:.10g}<extra>η = " + show_number(lr) + "</extra>",
             )
         )
     figure.update_layout(
@@ -65,7 +65,7 @@ def summary_table(result: Sweep) -> pd.DataFrame:
     diverged = result.diverged_at
     return pd.DataFrame(
         {
-            "learning rate η": [learning_rate(lr) for lr in result.lrs],
+            "learning rate η": [show_number(lr) for lr in result.lrs],
             "final E_total": [number(e, 12) for e in summary["final_E_total"]],
             f"steps to E_total ≤ {result.target_error:g}": [
                 f"{int(k):,}" if k >= 0 else "not reached" for k in reached
@@ -160,30 +160,30 @@ def reading(result: Sweep) -> list[str]:
         if finals[best] > 0:
             sentences.append(
                 f"After {steps:,} steps the lowest error is {number(finals[best])}, with η = "
-                f"{learning_rate(result.lrs[best])}; it started at {start}."
+                f"{show_number(result.lrs[best])}; it started at {start}."
             )
         else:
             sentences.append(
-                f"With η = {learning_rate(result.lrs[best])} the error falls from {start} all the way to 0 "
+                f"With η = {show_number(result.lrs[best])} the error falls from {start} all the way to 0 "
                 f"(as far as float64 can tell) within {steps:,} steps."
             )
         slowest = min(settled, key=lambda i: result.lrs[i])
         if slowest != best and finals[best] > 0:
             sentences.append(
-                f"The smallest rate, η = {learning_rate(result.lrs[slowest])}, ends "
+                f"The smallest rate, η = {show_number(result.lrs[slowest])}, ends "
                 f"{finals[slowest] / finals[best]:,.3g} times higher ({number(finals[slowest])}): "
                 "small steps are safe but slow."
             )
         elif slowest != best:
             sentences.append(
-                f"The smallest rate, η = {learning_rate(result.lrs[slowest])}, is still at "
+                f"The smallest rate, η = {show_number(result.lrs[slowest])}, is still at "
                 f"{number(finals[slowest])}: small steps are safe but slow."
             )
     hit = [i for i in range(result.lrs.size) if reached[i] >= 0]
     if hit:
         fastest = min(hit, key=lambda i: reached[i])
         sentences.append(
-            f"η = {learning_rate(result.lrs[fastest])} reaches E_total ≤ {result.target_error:g} first, "
+            f"η = {show_number(result.lrs[fastest])} reaches E_total ≤ {result.target_error:g} first, "
             f"at step {int(reached[fastest]):,}."
         )
     elif settled:
@@ -192,7 +192,7 @@ def reading(result: Sweep) -> list[str]:
         )
     failed = [i for i, s in enumerate(statuses) if s in ("diverged", "saturated")]
     if failed:
-        names = ", ".join(f"η = {learning_rate(result.lrs[i])} ({statuses[i]})" for i in failed)
+        names = ", ".join(f"η = {show_number(result.lrs[i])} ({statuses[i]})" for i in failed)
         sentences.append(f"Too large a step overshoots the valley: {names}.")
     return sentences
 

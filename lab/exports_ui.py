@@ -11,6 +11,7 @@ import streamlit as st
 from backprop_core import Config
 
 from . import compute
+from .format import show_lrs
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -26,10 +27,9 @@ def xlsx_button(config: Config, lrs: tuple[float, ...], steps: int, key: str = "
     """A "Prepare" button, then a "Download .xlsx" button; a setup the export refuses gets its message."""
     signature = (compute.key(config), tuple(lrs), int(steps))
     ready_key = f"{key}_ready"
-    label = ", ".join(f"{lr:g}" for lr in lrs)
     st.markdown(
-        f"**Live worksheet (.xlsx)**: one sheet per learning rate ({label}), {steps:,} steps, every cell a "
-        "formula that Excel or LibreOffice recalculates."
+        f"**Live worksheet (.xlsx)**: one sheet per learning rate ({show_lrs(lrs)}), {steps:,} steps, "
+        "every cell a formula that Excel or LibreOffice recalculates."
     )
     if st.button("Prepare the .xlsx worksheet", key=f"{key}_prepare"):
         try:

@@ -19,6 +19,12 @@ def number(value: float, digits: int = RESULT_DIGITS) -> str:
     return f"{value + 0.0:.{digits}g}"  # + 0.0 turns -0.0 into 0: a student should not see "-0"
 
 
-def learning_rate(value: float) -> str:
-    """A learning rate the way a student types it: 0.5, 2, 1e+06."""
-    return f"{value:g}"
+def show_number(value: float) -> str:
+    """Shortest text that reads back as exactly the same float (0.15, not 0.15000000000000002): a value a
+    student typed (a field, a link, a learning rate) is shown as typed, never rounded to a twin."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def show_lrs(lrs: tuple[float, ...]) -> str:
+    return ", ".join(show_number(lr) for lr in lrs)

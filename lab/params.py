@@ -24,6 +24,8 @@ from backprop_core.config import (
     check_value,
 )
 
+from .format import show_lrs, show_number
+
 DEFAULT_STEPS = 1000  # the classroom sweeps run 1,000 updates
 MAX_COMPARED_LRS = 12  # curves in one chart before it stops being readable
 
@@ -85,16 +87,6 @@ def _float(name: str, text: str) -> float:
         return float(str(text).strip())
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {text!r}") from None
-
-
-def show_number(value: float) -> str:
-    """Shortest text that reads back as exactly the same float (0.15, not 0.15000000000000002)."""
-    text = repr(float(value))
-    return text[:-2] if text.endswith(".0") else text
-
-
-def show_lrs(lrs: tuple[float, ...]) -> str:
-    return ", ".join(show_number(lr) for lr in lrs)
 
 
 def encode_params(setup: Setup) -> dict[str, str]:

@@ -14,6 +14,7 @@ import streamlit as st
 
 from backprop_core import ACTIVATIONS, MAX_STEPS, Config, ConfigError
 from backprop_core.config import BIASES, INPUTS, TARGETS, VALUE_LIMIT, WEIGHTS
+from lab.format import show_number
 from lab.params import (
     CLASSROOM,
     Setup,
@@ -23,7 +24,6 @@ from lab.params import (
     parse_number,
     parse_params,
     parse_steps,
-    show_number,
 )
 
 SETUP_KEY = "setup"

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from . import compute, state
-from .format import learning_rate, number
+from .format import number, show_number
 from .state import Setup
 
 
@@ -15,7 +15,7 @@ def run_message(frame: pd.DataFrame) -> None:
     diverged_at = int(frame.attrs.get("diverged_at", -1))
     if diverged_at >= 0:
         st.warning(
-            f"**Diverged.** With η = {learning_rate(frame.attrs['lr'])} the weights blew up (past ±1e30) "
+            f"**Diverged.** With η = {show_number(frame.attrs['lr'])} the weights blew up (past ±1e30) "
             f"at update {diverged_at}, so the table stops at step {diverged_at - 1}. "
             "Try a smaller learning rate.",
             icon=":material/error:",

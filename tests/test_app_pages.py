@@ -235,6 +235,14 @@ def test_the_learning_rate_page_compares_the_rates_typed_in():
     )
 
 
+def test_learning_rates_are_shown_as_typed_so_two_close_ones_never_read_the_same():
+    app = open_page("app_pages/step_through.py", lr="0.12345678")
+    assert "η = 0.12345678:" in shown_text(app)
+    app = open_page("app_pages/learning_rate.py", steps="10", lrs="0.1234567, 0.1234568")
+    assert_clean(app)
+    assert app.dataframe[0].value["learning rate η"].tolist() == ["0.1234567", "0.1234568"]
+
+
 # ---- Bad input: a message next to it, the last good value kept, never a traceback. ----------------------
 
 
