@@ -221,15 +221,16 @@ class Progress:
         self.started = self.last_report = time.perf_counter()
         self.done = self.images_since_report = 0
 
-    def batch(
-        self, epoch: int, batch: int, images: int, loss: float, lr: float, running: tuple[float, float]
-    ):
+    def count(self, batch: int, images: int) -> bool:
+        """Count one finished batch; True when it is due a report: every log_every-th batch, the epoch's
+        last, and any batch 2 s after the previous report."""
         self.done += 1
         self.images_since_report += images
-        now = time.perf_counter()
         due = batch % self.log_every == 0 or batch == self.steps
-        if not (due or now - self.last_report >= SECONDS_BETWEEN_BATCH_EVENTS):
-            return
+        return due or time.perf_counter() - self.last_report >= SECONDS_BETWEEN_BATCH_EVENTS
+
+    def report(self, epoch: int, batch: int, loss: float, lr: float, running: tuple[float, float]) -> None:
+        now = time.perf_counter()
         rate = self.images_since_report / max(now - self.last_report, 1e-9)
         elapsed = now - self.started
         eta = elapsed / self.done * (self.epochs * self.steps - self.done)
@@ -253,7 +254,11 @@ def train_epoch(
     """One pass over the (shuffled, augmented) training set; (mean loss, accuracy %) as trained, i.e. on
     augmented images in training mode. Returns early after one batch on --dry-run or a stop request."""
     model.train()
-    loss_sum = correct = seen = 0
+    # Summed on the device: reading a number back (.item()) makes the CPU wait for the GPU, so it is done
+    # only when a report is due, not twice per batch.
+    loss_sum = torch.zeros((), device=train_x.device)
+    correct = torch.zeros((), dtype=torch.long, device=train_x.device)
+    seen = 0
     for batch, (x, y) in enumerate(data.batches(train_x, train_y, config.batch_size, generator), start=1):
         x = x.float().div_(255)  # (B, 1, 28, 28) in 0..1
         if config.model != "reference":  # the reference is trained as pytorch/examples does: no augmentation
@@ -266,13 +271,15 @@ def train_epoch(
         lr = scheduler.get_last_lr()[0]  # the lr this step used
         scheduler.step()
 
-        loss_sum += loss.item() * len(y)
-        correct += (logits.argmax(1) == y).sum().item()
+        loss_sum += loss.detach() * len(y)
+        correct += (logits.argmax(1) == y).sum()
         seen += len(y)
-        progress.batch(epoch, batch, len(y), loss.item(), lr, (loss_sum / seen, 100 * correct / seen))
+        if progress.count(batch, len(y)):
+            running = (loss_sum.item() / seen, 100 * correct.item() / seen)
+            progress.report(epoch, batch, loss.item(), lr, running)
         if config.dry_run or stop_requested():
             break
-    return loss_sum / seen, 100 * correct / seen
+    return loss_sum.item() / seen, 100 * correct.item() / seen
 
 
 def train(config: TrainConfig, log: EventLog, run_dir: Path | None, stop_requested) -> dict:
