@@ -393,11 +393,7 @@ def run(config: TrainConfig, log: EventLog, run_dir: Path | None, stop_requested
         print(f"stopped after {fields['epochs_completed']} complete epochs", flush=True)
         log.write("end", status="stopped", seconds=round(time.perf_counter() - started, 2), **fields)
         return 0
-    except data.DatasetMissing as error:  # a person has to put files somewhere: say where, in one line
-        print(f"error: {error}", file=sys.stderr)
-        log.write("end", status="failed", error=str(error))
-        return 2
-    except DeviceUnavailable as error:
+    except (data.DatasetMissing, DeviceUnavailable) as error:  # the set-up to fix, said in one line
         print(f"error: {error}", file=sys.stderr)
         log.write("end", status="failed", error=str(error))
         return 2
