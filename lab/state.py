@@ -13,14 +13,13 @@ from dataclasses import replace
 import streamlit as st
 
 from backprop_core import ACTIVATIONS, MAX_STEPS, Config, ConfigError
-from backprop_core.config import BIASES, INPUTS, TARGETS, VALUE_LIMIT, WEIGHTS
+from backprop_core.config import BIASES, INPUTS, TARGETS, VALUE_LIMIT, WEIGHTS, check_lr
 from lab.format import show_number
 from lab.params import (
     CLASSROOM,
     Setup,
     describe,
     encode_params,
-    parse_lr,
     parse_number,
     parse_params,
     parse_steps,
@@ -148,7 +147,7 @@ def sidebar() -> Setup:
         "lr",
         "Learning rate η",
         show_number(setup.lr),
-        parse_lr,
+        check_lr,
         setup.lr,
         "Greater than 0, at most 1e6. The classroom uses 0.1 to 2.",
     )

@@ -251,6 +251,7 @@ def test_learning_rates_are_shown_as_typed_so_two_close_ones_never_read_the_same
     [
         ("w1", "nan", "w1 must be a finite number"),
         ("w1", "abc", "w1 must be a number"),
+        ("w1", "1e999", "w1 must be a finite number, got '1e999'"),  # quotes what was typed, not inf
         ("i2", "1e9", "i2 must be between -100 and 100"),
         ("lr", "-1", "learning rate must be greater than 0"),
         ("lr", "1e7", "learning rate must be between"),
