@@ -8,8 +8,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from exports.check import Report, SheetReport, WorkbookError, check_workbook
-from exports.hints import display
 from exports.safe_xlsx import MAX_UPLOAD_BYTES
+from exports.xlsx import label
 
 UPLOAD_LIMIT_MB = MAX_UPLOAD_BYTES // (1024 * 1024)
 
@@ -29,7 +29,7 @@ def findings_table(sheet: SheetReport) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "column": display(f.column),
+                "column": label(f.column),
                 "first wrong cell": f.cell,
                 "hint": f.hint,
                 "expected": f.expected,
@@ -96,8 +96,7 @@ def show_sheet(sheet: SheetReport) -> None:
         )
         st.markdown(
             "\n".join(
-                f"- **{plain(display(f.column))}** at {plain(f.cell)}: {plain(f.hint)}"
-                for f in sheet.findings
+                f"- **{plain(label(f.column))}** at {plain(f.cell)}: {plain(f.hint)}" for f in sheet.findings
             )
         )
     else:

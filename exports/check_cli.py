@@ -12,8 +12,8 @@ from pathlib import Path
 from backprop_core.__main__ import OneLineParser
 
 from .check import Report, WorkbookError, check_workbook
-from .hints import display
 from .safe_xlsx import MAX_UPLOAD_BYTES
+from .xlsx import label
 
 
 def build_parser() -> OneLineParser:
@@ -59,7 +59,7 @@ def format_report(report: Report) -> str:
         for f in sheet.findings:
             found = f"{f.found:.10g}" if isinstance(f.found, float) else repr(f.found)
             lines.append(
-                f"    WRONG {display(f.column)} at {f.cell} ({f.check} check): expected {f.expected:.10g}, found {found}"
+                f"    WRONG {label(f.column)} at {f.cell} ({f.check} check): expected {f.expected:.10g}, found {found}"
             )
             lines.append(f"          {f.hint}")
             if f.formula and f.expected_formula:

@@ -22,6 +22,7 @@ from .formula_eval import FormulaError
 from .recognise import Layout
 from .references import Ref
 from .workbook import Workbook
+from .xlsx import label  # a quantity named as the exported sheet heads it: dE_dw3 -> ∂E/∂w3
 
 FORMULAS = build_network(False).by_name()  # the sheets' network: no biases
 
@@ -30,13 +31,6 @@ FORMULAS = build_network(False).by_name()  # the sheets' network: no biases
 Operand = tuple[str, int | str]
 
 _MARK = re.compile(r"\{\{(\w+)\}\}")
-
-
-def display(name: str) -> str:
-    """How the sheets and the hints write a quantity: dE_dw3 -> ∂E/∂w3, eta -> η."""
-    if name == ETA:
-        return "η"
-    return f"∂E/∂{name[4:]}" if name.startswith("dE_d") else name
 
 
 def expected_references(column: str, act: Activation, present=COLUMNS) -> set[Operand]:
@@ -111,13 +105,13 @@ def describe(item: Operand, layout: Layout) -> str:
         return "η"
     letter = get_column_letter(layout.columns[name]) if name in layout.columns else "?"
     where = {0: "", -1: " of the row above", 1: " of the row below"}.get(offset, f" {offset:+d} rows away")
-    return f"{display(name)} (column {letter}{where})"
+    return f"{label(name)} (column {letter}{where})"
 
 
 def hint_for(column: str, expected: float, found, refs_found: set[Operand] | None, act: Activation,
              layout: Layout, eta_cell: str | None) -> str:  # fmt: skip
     """A plain sentence: what the wrong formula does differently from the right one."""
-    what = display(column)
+    what = label(column)
     if (
         isinstance(found, float)
         and np.isfinite(found)
@@ -141,7 +135,7 @@ def _reference_sentences(
     column: str, refs_found: set[Operand], act: Activation, layout: Layout, eta_cell: str | None
 ) -> list[str]:
     """Each wrong reference paired, where it can be, with the right one it stands in for."""
-    what = display(column)
+    what = label(column)
     expected_refs = expected_references(column, act, tuple(layout.columns))
     extra = sorted(refs_found - expected_refs, key=str)
     missing = sorted(expected_refs - refs_found, key=str)
@@ -180,5 +174,5 @@ def _pair_key(item: Operand) -> str:
 def _formula_of(column: str, act: Activation) -> str:
     """The symbolic formula (quantity names, intermediates inlined), for a hint."""
     name = f"next_{column}" if column in WEIGHTS else column
-    text = FORMULAS[name].excel(act, lambda n: display(n) if n in COLUMNS or n == ETA else None, FORMULAS)
+    text = FORMULAS[name].excel(act, lambda n: label(n) if n in COLUMNS or n == ETA else None, FORMULAS)
     return text.replace("*", "·")
