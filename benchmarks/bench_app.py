@@ -62,10 +62,6 @@ def measure(name: str, page: str, prepare, action, cold: bool, repeats: int, cle
     return times
 
 
-def lrs_field(app: AppTest):
-    return app.text_input(key="setup_field_lrs")
-
-
 def field(app: AppTest, name: str):
     return app.text_input(key=f"setup_field_{name}")
 
@@ -92,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     classroom = "0.1, 0.2, 0.5, 0.8, 1, 2"
 
     def reset_lr_page(app):
-        lrs_field(app).input(classroom).run()
+        field(app, "lrs").input(classroom).run()
         app.toggle(key="lr_log_y").set_value(True).run()
 
     print(f"Learning rate page, 6 LRs x 1,000 steps (target: under {TARGET_MS} ms warm); {n} repeats")
@@ -108,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         "type new learning rates",
         lr_page,
         reset_lr_page,
-        lambda app: lrs_field(app).input("0.05, 0.3, 0.6, 1.2, 3, 5").run(),
+        lambda app: field(app, "lrs").input("0.05, 0.3, 0.6, 1.2, 3, 5").run(),
         cold=False,
         repeats=n,
     )
@@ -117,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "type new learning rates",
         lr_page,
         reset_lr_page,
-        lambda app: lrs_field(app).input(f"0.05, 0.3, 0.6, 1.2, 3, {5 + next(fresh) / 1000}").run(),
+        lambda app: field(app, "lrs").input(f"0.05, 0.3, 0.6, 1.2, 3, {5 + next(fresh) / 1000}").run(),
         cold=True,
         repeats=n,
         clear=lambda: None,
