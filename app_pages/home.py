@@ -23,4 +23,4 @@ views.error_metrics(frame, setup.step)
 with st.expander("The same values as a table", expanded=False):
     network = build_network(setup.config.biases)
     names = list(network.leaves) + [f.name for f in network.stage("forward")]
-    st.table({"quantity": list(names), "value": [number(values[n], 12) for n in names]})
+    st.table({"quantity": names, "value": [number(values[n], 12) for n in names]})
