@@ -18,7 +18,8 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @st.cache_data(max_entries=8, show_spinner="Writing the workbook…")
 def _workbook(config: dict, lrs: tuple[float, ...], steps: int) -> bytes:
-    from exports.xlsx import workbook_bytes  # imported here: openpyxl is only needed once a student asks
+    # Imported here: the Learning rate page needs openpyxl only once a student asks for a workbook.
+    from exports.xlsx import workbook_bytes
 
     return workbook_bytes(Config.from_dict(config), list(lrs), steps)
 

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from backprop_core import COLUMNS, GRADIENTS
+from backprop_core import COLUMNS
+from exports.xlsx import label  # the .xlsx export's headers: the CSV and the workbook read alike
 
 from .format import TABLE_DIGITS
 
 MAX_SHOWN_ROWS = 10_001  # rows sent to the browser at once; the CSV always has every row
 MARKER = "▶"
-
-
-def label(column: str) -> str:
-    """The sheet's header for a column: dE_dw5 -> ∂E/∂w5, the others as they are (a_h1, E_total …)."""
-    return f"∂E/∂{column.removeprefix('dE_d')}" if column in GRADIENTS else column
 
 
 def labelled(frame: pd.DataFrame) -> pd.DataFrame:
