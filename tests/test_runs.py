@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import group_exists
+from tests.processes import group_exists, process_exists
 from training import runs
 
 STAND_IN = textwrap.dedent(
@@ -145,7 +145,7 @@ def test_a_run_finishes_and_its_history_row_reads_the_last_epoch(root, stand_in)
     assert "epoch 2 batch 4/4" in runs.tail_text(root / run_id / "stdout.log")
     assert runs.list_runs(root) == [run_id]
     # Reaped once it exits: without the waitpid it would linger as a zombie and /proc/<pid> would stay.
-    wait_for(lambda: runs.reap_children() or not Path(f"/proc/{info['pid']}").exists(), what="the reap")
+    wait_for(lambda: runs.reap_children() or not process_exists(info["pid"]), what="the reap")
 
 
 def test_event_tail_reads_only_new_bytes_and_waits_for_a_partial_line(tmp_path):
@@ -182,7 +182,7 @@ def test_stop_ends_a_cooperative_trainer_as_stopped(root, stand_in):
     assert runs.stop_run(run_id, root, grace=10) == runs.STOPPED
     assert runs.load_progress(run_id, root).end == {"event": "end", "status": "stopped"}  # its own end event
     assert not group_exists(info["pgid"])
-    assert not Path(f"/proc/{info['pid']}").exists()  # reaped, not a zombie
+    assert not process_exists(info["pid"])  # reaped, not a zombie
 
 
 def test_stop_kills_a_trainer_that_ignores_sigterm_and_its_workers(root, stand_in):
@@ -197,7 +197,7 @@ def test_stop_kills_a_trainer_that_ignores_sigterm_and_its_workers(root, stand_i
     assert runs.stop_run(run_id, root, grace=0.5) == runs.STOPPED  # killed on request: stopped, not failed
     assert time.monotonic() - started < 5
     assert not group_exists(info["pgid"])
-    wait_for(lambda: not Path(f"/proc/{worker}").exists(), timeout=5, what="the worker to be reaped")
+    wait_for(lambda: not process_exists(worker), timeout=5, what="the worker to be reaped")
 
 
 def test_stop_sigkills_after_the_grace_period(root, stand_in):

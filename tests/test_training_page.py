@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.processes import group_exists
+from tests.processes import group_exists, process_exists
 from training import runs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -163,7 +163,7 @@ def test_a_second_start_is_refused_and_stop_ends_the_run(runs_folder):
     at.run()
     wait_for_status(at, run_id, runs.STOPPED)
     assert not group_exists(info["pgid"])  # the trainer and anything it started are gone
-    assert not Path(f"/proc/{info['pid']}").exists()  # and reaped: no zombie
+    assert not process_exists(info["pid"])  # and reaped: no zombie
     assert "Stop" not in [b.label for b in at.button]
 
 
