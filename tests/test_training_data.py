@@ -136,6 +136,15 @@ def test_download_from_a_file_url_mirror(tmp_path):
     np.testing.assert_array_equal(data.load_mnist(target, download=False).test_labels, arrays[3])
 
 
+def test_a_download_that_cannot_be_saved_is_one_line(tmp_path):
+    checksums = serve(tmp_path / "mirror", tiny_mnist())
+    target = tmp_path / "not-a-folder"
+    target.write_text("a file where the data folder should be")
+    with pytest.raises(data.DatasetMissing, match="cannot save it in") as caught:
+        data.download_missing(target, mirrors=[(tmp_path / "mirror").as_uri()], checksums=checksums)
+    assert str(target) in str(caught.value) and "\n" not in str(caught.value)
+
+
 def test_download_rejects_content_with_the_wrong_checksum(tmp_path):
     checksums = serve(tmp_path / "mirror", tiny_mnist())
     checksums[data.FILES[1]] = "0" * 32

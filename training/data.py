@@ -11,6 +11,7 @@ IDX layout (http://yann.lecun.com/exdb/mnist/): a big-endian header, then the ra
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -212,12 +213,7 @@ def download_missing(
             if md5(content) != checksums[name]:
                 failures.append(f"{url}: checksum mismatch (MD5 {md5(content)}, expected {checksums[name]})")
                 continue
-            Path(data_dir).mkdir(parents=True, exist_ok=True)
-            partial = Path(data_dir) / f"{name}.gz.part"
-            partial.write_bytes(blob if blob[:2] == b"\x1f\x8b" else gzip.compress(blob))
-            partial.replace(
-                Path(data_dir) / f"{name}.gz"
-            )  # never leave a half-written file under the real name
+            save(Path(data_dir), name, blob)
             written.append(name)
             break
         else:
@@ -226,6 +222,23 @@ def download_missing(
                 f"{missing_message(Path(data_dir), still_missing)} Download failed: {'; '.join(failures)}"
             )
     return written
+
+
+def save(data_dir: Path, name: str, blob: bytes) -> None:
+    """Store a verified download as data_dir/NAME.gz, written beside it and renamed: never half a file under
+    the real name. DatasetMissing (one line) when data_dir cannot hold it: a file, read-only, disk full."""
+    partial = data_dir / f"{name}.gz.part"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(blob if blob[:2] == b"\x1f\x8b" else gzip.compress(blob))
+        partial.replace(data_dir / f"{name}.gz")
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise DatasetMissing(
+            f"downloaded {name}.gz but cannot save it in {data_dir}: {error.strerror or error}. "
+            f"Set --data-dir / MNIST_DIR to a folder you can write to."
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------------------
