@@ -243,6 +243,28 @@ def test_learning_rates_are_shown_as_typed_so_two_close_ones_never_read_the_same
     assert app.dataframe[0].value["learning rate η"].tolist() == ["0.1234567", "0.1234568"]
 
 
+@pytest.mark.parametrize(
+    ("query", "agrees"),
+    [
+        ({}, True),
+        # The last row before a blow-up: weights near 1e26, where a nudge of 1e-6 is lost in rounding.
+        ({"activation": "linear", "lr": "1000000", "steps": "200", "step": "200"}, False),
+    ],
+)
+def test_the_gradient_check_claims_agreement_only_where_its_columns_agree(query, agrees):
+    app = open_page("app_pages/step_through.py", **query)
+    assert_clean(app)
+    table = app.table[0].value
+    chain = [float(v) for v in table["chain rule"]]
+    estimate = [float(v) for v in table["finite difference"]]
+    largest = max(abs(c) for c in chain)
+    close = all(abs(c - e) <= 1e-6 * largest for c, e in zip(chain, estimate, strict=True))
+    claims = any("far below any mistake in a formula" in c.value for c in app.caption)
+    assert claims == close == agrees
+    if not query:
+        assert chain == pytest.approx(by_hand(CLASSROOM_WEIGHTS)[2], rel=1e-9)
+
+
 # ---- Bad input: a message next to it, the last good value kept, never a traceback. ----------------------
 
 
