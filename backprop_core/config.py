@@ -42,10 +42,7 @@ class Config:
     b2: float = 0.6  # output bias (Mazur's value); ignored when biases is off
 
     def __post_init__(self) -> None:
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(
-                f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}"
-            )
+        check_activation(self.activation)
         for name in NUMERIC_FIELDS:
             check_value(name, getattr(self, name), VALUE_LIMIT)
 
@@ -77,6 +74,12 @@ def check_value(name: str, value: float, limit: float) -> float:
     if abs(number) > limit:
         raise ConfigError(f"{name} must be between {-limit:g} and {limit:g}, got {number:g}")
     return number
+
+
+def check_activation(name: str) -> str:
+    if name not in ACTIVATIONS:
+        raise ConfigError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
+    return name
 
 
 def check_lr(lr: float) -> float:

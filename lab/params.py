@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from backprop_core import ACTIVATIONS, CLASSROOM_LRS, MAX_STEPS, Config, ConfigError
+from backprop_core import CLASSROOM_LRS, MAX_STEPS, Config, ConfigError
 from backprop_core.config import (
     BIASES,
     INPUTS,
@@ -19,6 +19,7 @@ from backprop_core.config import (
     TARGETS,
     VALUE_LIMIT,
     WEIGHTS,
+    check_activation,
     check_lr,
     check_steps,
     check_value,
@@ -67,12 +68,6 @@ def parse_lrs(text: str) -> tuple[float, ...]:
     return tuple(check_lr(part.strip()) for part in parts)
 
 
-def parse_activation(text: str) -> str:
-    if text not in ACTIVATIONS:
-        raise ConfigError(f"unknown activation {text!r}; choose one of {', '.join(ACTIVATIONS)}")
-    return text
-
-
 def parse_flag(name: str, text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "on", "yes"):
@@ -118,7 +113,7 @@ def parse_params(params: Mapping[str, str]) -> tuple[Setup, list[str]]:
         name: take(name, lambda text, n=name: parse_number(n, text), getattr(defaults, name))
         for name in NUMERIC_FIELDS
     }
-    activation = take("activation", parse_activation, defaults.activation)
+    activation = take("activation", check_activation, defaults.activation)
     biases = take("biases", lambda text: parse_flag("biases", text), defaults.biases)
     config = Config(**numbers, activation=activation, biases=biases)  # every value checked above
     steps = take("steps", parse_steps, CLASSROOM.steps)
