@@ -183,7 +183,14 @@ def test_corrupt_file_fails_with_exit_1_and_the_error_in_the_end_event(small_mni
 
 @pytest.mark.parametrize(
     "bad",
-    [["--epochs", "0"], ["--lr", "nan"], ["--model", "vgg"], ["--batch-size", "0"], ["--limit-train", "-1"]],
+    [
+        ["--epochs", "0"],
+        ["--lr", "nan"],
+        ["--model", "vgg"],
+        ["--batch-size", "0"],
+        ["--limit-train", "-1"],
+        ["--seed", str(2**64)],  # more than torch.manual_seed takes
+    ],
 )
 def test_bad_arguments_exit_2_with_one_line(bad, tmp_path):
     result = run("--out", str(tmp_path), *bad)

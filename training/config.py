@@ -22,6 +22,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_EPOCHS = 1000
 MAX_BATCH_SIZE = 65536
 MAX_LR = 10.0
+MIN_SEED, MAX_SEED = -(2**63), 2**64 - 1  # what torch.manual_seed accepts; beyond, it raises
 
 
 class TrainConfigError(ValueError):
@@ -65,8 +66,8 @@ class TrainConfig:
             )
         if self.device not in DEVICES:
             raise TrainConfigError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        if not _whole(self.seed):
-            raise TrainConfigError(f"seed must be a whole number, got {self.seed!r}")
+        if not _whole(self.seed) or not MIN_SEED <= self.seed <= MAX_SEED:
+            raise TrainConfigError(f"seed must be a whole number from -2**63 to 2**64 - 1, got {self.seed!r}")
         for name, minimum in (("limit_train", 0), ("limit_test", 0), ("log_every", 1), ("threads", 0)):
             value = getattr(self, name)
             if not _whole(value) or value < minimum:
