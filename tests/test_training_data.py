@@ -136,6 +136,14 @@ def test_download_from_a_file_url_mirror(tmp_path):
     np.testing.assert_array_equal(data.load_mnist(target, download=False).test_labels, arrays[3])
 
 
+def test_a_data_dir_that_is_a_file_is_named_as_one(tmp_path):
+    target = tmp_path / "mnist.zip"
+    target.write_bytes(b"PK")
+    for download in (False, True):  # and nothing is fetched for it
+        with pytest.raises(data.DatasetMissing, match="is a file, not a folder"):
+            data.load_mnist(target, download=download)
+
+
 def test_a_download_that_cannot_be_saved_is_one_line(tmp_path):
     checksums = serve(tmp_path / "mirror", tiny_mnist())
     target = tmp_path / "not-a-folder"

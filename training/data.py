@@ -165,6 +165,10 @@ def check_pair(images: np.ndarray, labels: np.ndarray, split: str) -> None:
 def load_mnist(data_dir: str | os.PathLike, download: bool = True) -> Mnist:
     """Read the four files from data_dir, downloading the missing ones first when allowed."""
     data_dir = Path(data_dir)
+    if data_dir.exists() and not data_dir.is_dir():  # else "files missing in <a file>", or a download to it
+        raise DatasetMissing(
+            f"{data_dir} is a file, not a folder: set --data-dir / MNIST_DIR to the folder with the MNIST files"
+        )
     if missing_files(data_dir) and download:
         download_missing(data_dir)
     missing = missing_files(data_dir)
