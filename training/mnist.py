@@ -72,7 +72,9 @@ def build_parser() -> OneLineParser:
         "--lr",
         type=finite_float,
         default=defaults.lr,
-        help=f"peak learning rate (default 0: the model's, {DEFAULT_LR})",
+        help="peak learning rate (default 0: the model's, "
+        + ", ".join(f"{model} {lr:g}" for model, lr in DEFAULT_LR.items())
+        + ")",
     )
     parser.add_argument("--device", choices=DEVICES, default=defaults.device)
     parser.add_argument("--seed", type=whole_number, default=defaults.seed)
