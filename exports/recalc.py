@@ -84,9 +84,8 @@ def recalculate_many(
     missing = [p.name for p in outputs if not p.is_file()]
     if returncode != 0 or missing:
         detail = " ".join(output.split())[-300:]
-        raise RecalcError(
-            f"soffice exited with {returncode} and did not write {', '.join(missing) or 'all files'}: {detail}"
-        )
+        unwritten = f" and did not write {', '.join(missing)}" if missing else ""
+        raise RecalcError(f"soffice exited with {returncode}{unwritten}: {detail}")
     return outputs
 
 
