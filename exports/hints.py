@@ -22,7 +22,7 @@ from .formula_eval import FormulaError
 from .recognise import Layout
 from .references import Ref
 from .workbook import Workbook
-from .xlsx import label  # a quantity named as the exported sheet heads it: dE_dw3 -> ∂E/∂w3
+from .xlsx import label, plain_text  # names and symbols as the exported sheets write them
 
 FORMULAS = build_network(False).by_name()  # the sheets' network: no biases
 
@@ -174,5 +174,6 @@ def _pair_key(item: Operand) -> str:
 def _formula_of(column: str, act: Activation) -> str:
     """The symbolic formula (quantity names, intermediates inlined), for a hint."""
     name = f"next_{column}" if column in WEIGHTS else column
-    text = FORMULAS[name].excel(act, lambda n: label(n) if n in COLUMNS or n == ETA else None, FORMULAS)
-    return text.replace("*", "·")
+    return plain_text(
+        FORMULAS[name].excel(act, lambda n: label(n) if n in COLUMNS or n == ETA else None, FORMULAS)
+    )
