@@ -318,6 +318,13 @@ def test_bad_settings_get_one_line_messages(root, monkeypatch):
     assert runs.list_runs(root) == []
 
 
+def test_a_bad_keep_setting_refuses_the_launch_and_starts_nothing(root, monkeypatch, stand_in):
+    monkeypatch.setenv(runs.KEEP_RUNS_ENV, "0")
+    with pytest.raises(runs.RunError, match="BACKPROP_LAB_KEEP_RUNS must be at least 1"):
+        runs.start_run(runs.TrainConfig(), root, trainer=stand_in())
+    assert runs.list_runs(root) == []  # not an error shown for a run that is training all the same
+
+
 def test_trainers_are_stopped_when_the_app_process_exits(tmp_path, stand_in):
     """The app registers an atexit cleanup: when it exits, the trainers it started go with it."""
     app = textwrap.dedent(

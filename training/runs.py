@@ -241,7 +241,7 @@ def start_run(config: TrainConfig, root: Path | None = None, trainer: Sequence[s
     except TrainConfigError as error:
         raise RunError(str(error)) from None
     root = root or runs_root()
-    limit = max_concurrent_runs()
+    limit, keep = max_concurrent_runs(), runs_to_keep()  # a bad setting is refused before anything starts
     with _launch_lock(root):
         running = active_runs(root)
         if len(running) >= limit:
@@ -283,7 +283,7 @@ def start_run(config: TrainConfig, root: Path | None = None, trainer: Sequence[s
             "started_unix": time.time(),
         }
         _write_json_atomically(path / "run.json", info)
-        prune_runs(root, keep=runs_to_keep())
+        prune_runs(root, keep=keep)
     return run_id
 
 
