@@ -7,9 +7,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from backprop_core.expr import plain_symbol
 from exports.check import Report, SheetReport, WorkbookError, check_workbook
 from exports.safe_xlsx import MAX_UPLOAD_BYTES
-from exports.xlsx import label
 
 UPLOAD_LIMIT_MB = MAX_UPLOAD_BYTES // (1024 * 1024)
 
@@ -29,7 +29,7 @@ def findings_table(sheet: SheetReport) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "column": label(f.column),
+                "column": plain_symbol(f.column),
                 "first wrong cell": f.cell,
                 "hint": f.hint,
                 "expected": f.expected,
@@ -96,7 +96,8 @@ def show_sheet(sheet: SheetReport) -> None:
         )
         st.markdown(
             "\n".join(
-                f"- **{plain(label(f.column))}** at {plain(f.cell)}: {plain(f.hint)}" for f in sheet.findings
+                f"- **{plain(plain_symbol(f.column))}** at {plain(f.cell)}: {plain(f.hint)}"
+                for f in sheet.findings
             )
         )
     else:

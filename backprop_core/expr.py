@@ -91,6 +91,17 @@ def latex_symbol(name: str) -> str:
     return f"{head}_{{{digits}}}" if digits else head
 
 
+def plain_symbol(name: str) -> str:
+    """A quantity as a student types it (sheet headers, hints, tables): dE_dw1 -> ∂E/∂w1, delta_o1 -> δ_o1, eta -> η."""
+    if name.startswith("dE_d"):
+        return f"∂E/∂{name[4:]}"
+    if name.startswith("delta_"):
+        return f"δ_{name[6:]}"
+    if name.startswith("next_"):
+        return f"new {name[5:]}"
+    return "η" if name == "eta" else name
+
+
 def _fold(parts: list[Callable], combine: Callable) -> Callable:
     """Left fold of compiled parts: ((p0 ∘ p1) ∘ p2) ..., as nested closures."""
     fn = parts[0]

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 from backprop_core.__main__ import OneLineParser
+from backprop_core.expr import plain_symbol
 
 from .check import Report, WorkbookError, check_workbook
 from .safe_xlsx import MAX_UPLOAD_BYTES
-from .xlsx import label
 
 
 def build_parser() -> OneLineParser:
@@ -59,7 +59,7 @@ def format_report(report: Report) -> str:
         for f in sheet.findings:
             found = f"{f.found:.10g}" if isinstance(f.found, float) else repr(f.found)
             lines.append(
-                f"    WRONG {label(f.column)} at {f.cell} ({f.check} check): expected {f.expected:.10g}, found {found}"
+                f"    WRONG {plain_symbol(f.column)} at {f.cell} ({f.check} check): expected {f.expected:.10g}, found {found}"
             )
             lines.append(f"          {f.hint}")
             if f.formula and f.expected_formula:

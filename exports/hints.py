@@ -16,13 +16,14 @@ from openpyxl.utils import get_column_letter
 from backprop_core import COLUMNS, build_network
 from backprop_core.activations import Activation
 from backprop_core.config import INPUTS, TARGETS, WEIGHTS
+from backprop_core.expr import plain_symbol
 
 from .expected import ETA
 from .formula_eval import FormulaError
 from .recognise import Layout
 from .references import Ref
 from .workbook import Workbook
-from .xlsx import label, plain_text  # names and symbols as the exported sheets write them
+from .xlsx import plain_text  # symbols as the exported sheets write them
 
 FORMULAS = build_network(False).by_name()  # the sheets' network: no biases
 
@@ -105,13 +106,13 @@ def describe(item: Operand, layout: Layout) -> str:
         return "η"
     letter = get_column_letter(layout.columns[name]) if name in layout.columns else "?"
     where = {0: "", -1: " of the row above", 1: " of the row below"}.get(offset, f" {offset:+d} rows away")
-    return f"{label(name)} (column {letter}{where})"
+    return f"{plain_symbol(name)} (column {letter}{where})"
 
 
 def hint_for(column: str, expected: float, found, refs_found: set[Operand] | None, act: Activation,
              layout: Layout, eta_cell: str | None) -> str:  # fmt: skip
     """A plain sentence: what the wrong formula does differently from the right one."""
-    what = label(column)
+    what = plain_symbol(column)
     if (
         isinstance(found, float)
         and np.isfinite(found)
@@ -135,7 +136,7 @@ def _reference_sentences(
     column: str, refs_found: set[Operand], act: Activation, layout: Layout, eta_cell: str | None
 ) -> list[str]:
     """Each wrong reference paired, where it can be, with the right one it stands in for."""
-    what = label(column)
+    what = plain_symbol(column)
     expected_refs = expected_references(column, act, tuple(layout.columns))
     extra = sorted(refs_found - expected_refs, key=str)
     missing = sorted(expected_refs - refs_found, key=str)
@@ -175,5 +176,5 @@ def _formula_of(column: str, act: Activation) -> str:
     """The symbolic formula (quantity names, intermediates inlined), for a hint."""
     name = f"next_{column}" if column in WEIGHTS else column
     return plain_text(
-        FORMULAS[name].excel(act, lambda n: label(n) if n in COLUMNS or n == ETA else None, FORMULAS)
+        FORMULAS[name].excel(act, lambda n: plain_symbol(n) if n in COLUMNS or n == ETA else None, FORMULAS)
     )

@@ -27,7 +27,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from backprop_core import ACTIVATIONS, COLUMNS, Config, ConfigError, build_network, sweep
 from backprop_core.config import WEIGHTS, check_lr, check_steps
 from backprop_core.engine import WEIGHT_LIMIT
-from backprop_core.expr import Sym
+from backprop_core.expr import Sym, plain_symbol
 from backprop_core.network import Network
 
 MAX_EXPORT_LRS = 10  # sheets of one workbook
@@ -61,17 +61,6 @@ COLUMN_WIDTH = 13  # fits "General": 0.5068745668 or 2.54680E-08
 # column fits and turns to scientific notation as errors and gradients shrink, which no single fixed
 # format does for both a weight (0.15) and a late gradient (3e-9). A per-cell format would also make
 # openpyxl build a styled cell object for each of 190,000 cells and the export about 60% slower.
-
-
-def label(name: str) -> str:
-    """A column or formula name as a student reads it: dE_dw1 -> ∂E/∂w1, delta_o1 -> δ_o1, eta -> η."""
-    if name.startswith("dE_d"):
-        return f"∂E/∂{name[4:]}"
-    if name.startswith("delta_"):
-        return f"δ_{name[6:]}"
-    if name.startswith("next_"):
-        return f"new {name[5:]}"
-    return "η" if name == "eta" else name
 
 
 @dataclass(frozen=True)
@@ -248,11 +237,11 @@ def write_lr_sheet(ws, config: Config, sheet: LrSheet) -> None:
     top: list = [None] * max(column_index_from_string(cell[:-1]) for cell, _ in inputs.values())
     for name, (cell, value) in inputs.items():
         column = column_index_from_string(cell[:-1])
-        top[column - 2] = _styled(ws, f"{label(name)} =", font=BOLD)
+        top[column - 2] = _styled(ws, f"{plain_symbol(name)} =", font=BOLD)
         top[column - 1] = _styled(ws, value, fill=INPUT_FILL, font=BOLD)
     ws.append(top)
     ws.append([_styled(ws, sheet.note(), font=NOTE_FONT, text=True)] if sheet.note() else [])
-    header = [label(name) for name in COLUMNS] + ["step"]
+    header = [plain_symbol(name) for name in COLUMNS] + ["step"]
     ws.append(
         [_styled(ws, text, fill=HEADER_FILL, font=BOLD, text=True, alignment=CENTRED) for text in header]
     )
@@ -377,11 +366,11 @@ def write_derivation(ws, config: Config) -> None:
     wrap = Alignment(wrap_text=True, vertical="top")
     inline = _symbol_or_inline(network)
     for formula in network.formulas:
-        short = plain_text(formula.expr.excel(act, label, formulas))
+        short = plain_text(formula.expr.excel(act, plain_symbol, formulas))
         full = plain_text(formula.expr.excel(act, inline, formulas)) if formula.stage == "backward" else short
         cells = [
             formula.stage,
-            label(formula.name),
+            plain_symbol(formula.name),
             short,
             full if full != short else "",
             formula.why,
@@ -393,7 +382,7 @@ def write_derivation(ws, config: Config) -> None:
 def _symbol_or_inline(network: Network) -> Callable[[str], str | None]:
     """Name forward quantities and leaves; inline the backward intermediates (δ_o1, ∂E/∂a_h1, …)."""
     backward = {f.name for f in network.stage("backward")}
-    return lambda name: None if name in backward else label(name)
+    return lambda name: None if name in backward else plain_symbol(name)
 
 
 def plain_text(excel: str) -> str:

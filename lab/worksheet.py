@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from backprop_core import COLUMNS
-from exports.xlsx import label  # the .xlsx export's headers: the CSV and the workbook read alike
+from backprop_core.expr import plain_symbol  # the .xlsx export's headers too: CSV and workbook read alike
 
 from .format import TABLE_DIGITS
 
@@ -15,7 +15,7 @@ MARKER = "▶"
 
 def labelled(frame: pd.DataFrame) -> pd.DataFrame:
     """The table's columns in the sheet's order, renamed to the sheet's labels; the index is the step."""
-    shown = frame[list(COLUMNS)].rename(columns=label)
+    shown = frame[list(COLUMNS)].rename(columns=plain_symbol)
     shown.index.name = "step"
     return shown
 
@@ -40,7 +40,7 @@ def column_config() -> dict:
     """TABLE_DIGITS significant digits in every column of labelled() (formatted in the browser: fast)."""
     import streamlit as st
 
-    config = {label(c): st.column_config.NumberColumn(format=f"%.{TABLE_DIGITS}g") for c in COLUMNS}
+    config = {plain_symbol(c): st.column_config.NumberColumn(format=f"%.{TABLE_DIGITS}g") for c in COLUMNS}
     config["viewing"] = st.column_config.TextColumn("", width="small", pinned=True)
     return config
 

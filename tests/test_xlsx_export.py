@@ -28,6 +28,7 @@ import openpyxl
 import pytest
 
 from backprop_core import ACTIVATIONS, CLASSROOM_LRS, COLUMNS, Config, ConfigError, build_network, run_steps
+from backprop_core.expr import plain_symbol
 from exports.__main__ import main as exports_main
 from exports.recalc import RecalcError, recalculate_many
 from exports.xlsx import (
@@ -36,7 +37,6 @@ from exports.xlsx import (
     FIRST_ROW,
     LETTER,
     STEP_LETTER,
-    label,
     sheet_title,
     workbook_bytes,
 )
@@ -122,7 +122,7 @@ def test_derivation_sheet_lists_every_formula_with_its_sentence():
     network = build_network(True)
     assert len(rows) == len(network.formulas)
     for formula in network.formulas:
-        stage, _, short, full, why, latex = rows[label(formula.name)]
+        stage, _, short, full, why, latex = rows[plain_symbol(formula.name)]
         assert (stage, why) == (formula.stage, formula.why)
         assert latex == formula.expr.latex(ACTIVATIONS["relu"])
     # ∂E/∂w1 written out in full names no intermediate: everything from the forward pass and the leaves.
