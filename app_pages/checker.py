@@ -10,6 +10,7 @@ import streamlit as st
 from backprop_core.expr import plain_symbol
 from exports.check import Report, SheetReport, WorkbookError, check_workbook
 from exports.safe_xlsx import MAX_UPLOAD_BYTES
+from lab.format import number, show_number
 
 UPLOAD_LIMIT_MB = MAX_UPLOAD_BYTES // (1024 * 1024)
 
@@ -33,7 +34,7 @@ def findings_table(sheet: SheetReport) -> pd.DataFrame:
                 "first wrong cell": f.cell,
                 "hint": f.hint,
                 "expected": f.expected,
-                "found": f"{f.found:.10g}" if isinstance(f.found, float) else str(f.found),
+                "found": number(f.found) if isinstance(f.found, float) else str(f.found),
                 "check": f.check,
                 "formula in the sheet": f.formula or "",
                 "expected formula": f.expected_formula or "",
@@ -76,7 +77,11 @@ def show_sheet(sheet: SheetReport) -> None:
     if not sheet.recognised:
         st.info(f"{sheet.note[:1].upper()}{sheet.note[1:]}.", icon=":material/help:")
         return
-    eta = f"η = {sheet.eta:g} (cell {sheet.eta_cell})" if sheet.eta is not None else "no η cell found"
+    eta = (
+        f"η = {show_number(sheet.eta)} (cell {sheet.eta_cell})"
+        if sheet.eta is not None
+        else "no η cell found"
+    )
     st.caption(f"Header on row {sheet.header_row}, {sheet.rows:,} rows, {eta}, {sheet.activation} units.")
     if sheet.note:
         st.caption(f"Note: {sheet.note}.")

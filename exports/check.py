@@ -18,6 +18,7 @@ should hold, hints.py phrases what a wrong formula does differently.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -71,10 +72,15 @@ class Finding:
             "column": self.column,
             "cell": self.cell,
             "check": self.check,
-            "expected": self.expected,
-            "found": self.found,
+            "expected": _json_value(self.expected),
+            "found": _json_value(self.found),
             "hint": self.hint,
         }
+
+
+def _json_value(value):
+    """JSON has no NaN or infinity: a cell that holds no finite number (an error, #NUM!) is written as null."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 @dataclass

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m exports check: cannot read {path.name}: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False, allow_nan=False))
     else:
         print(format_report(report))
     return 0 if report.ok else 1

@@ -412,3 +412,16 @@ def test_a_table_without_the_h_columns_is_checked_with_them_inlined():
     assert (
         f"uses w2 (column {letter['w2']}) where a_h2 needs w4 (column {letter['w4']})" in found["a_h2"].hint
     )
+
+
+def test_a_cell_without_a_finite_number_is_null_in_the_json_report() -> None:
+    """JSON has no NaN: a cell holding an error (read as NaN) must still give a report json.loads accepts."""
+    import json
+
+    from exports.check import Finding
+
+    finding = Finding(
+        column="dE_dw3", cell="Sheet1!Z33", check="values", expected=0.5, found=float("nan"), hint=""
+    )
+    text = json.dumps(finding.to_json(), allow_nan=False)
+    assert json.loads(text)["found"] is None and json.loads(text)["expected"] == 0.5
