@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from lab.format import number
 from training import runs
 from training.config import DEFAULT_LR, DEFAULT_MODEL, MAX_LR, TrainConfig
 from training.data import missing_files, missing_message, resolve_data_dir
@@ -112,7 +113,7 @@ def watched_run(ids: list[str], active: list[str]) -> str | None:
             st.warning(f"No run {requested} here (it may have been pruned); showing another.")
         except runs.RunError as error:
             st.warning(f"Ignoring the run in the address: {error}")
-    return (active or ids or [None])[0]
+    return next((run_id for run_id in active if run_id in ids), ids[0] if ids else None)
 
 
 def tracker(run_id: str) -> tuple[runs.EventTail, runs.RunProgress]:
@@ -192,7 +193,7 @@ def live_view(run_id: str) -> None:
     cols[0].metric("Images/s", f"{speed:,.0f}" if speed else "–")
     eta = progress.eta_s(total_epochs, int(config.get("batch_size", 1))) if status == runs.RUNNING else None
     cols[1].metric("ETA (m:ss)", format_seconds(eta))
-    cols[2].metric("Test accuracy", f"{accuracies[-1]:.2f} %" if accuracies else "–")
+    cols[2].metric("Test accuracy", f"{number(accuracies[-1], 4)} %" if accuracies else "–")
     cols[3].metric("Device", str(start_event.get("device", "–")))
 
     if status == runs.FAILED:
