@@ -4,6 +4,7 @@ check must not share code with the run manager it is checking."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 
@@ -19,3 +20,14 @@ def group_exists(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def wait_for(condition, timeout: float = 20.0, what: str = "condition"):
+    """Poll `condition` until it returns something true, and return that; fail the test after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

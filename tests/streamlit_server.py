@@ -111,3 +111,20 @@ def docs_picture(tmp_path: Path, name: str) -> Path:
     README's pictures on purpose), else the test's own tmp folder, so a test run never rewrites tracked files.
     """
     return REPO / "docs" / name if os.environ.get("BACKPROP_LAB_UPDATE_DOCS") == "1" else tmp_path / name
+
+
+# Headless Chromium for the browser tests: Debian's package, never a browser playwright downloads.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",  # this machine has no network: background calls only fail
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def launch_chromium(playwright):
+    """A headless Debian Chromium from a playwright instance (sync API)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

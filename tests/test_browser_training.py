@@ -14,19 +14,15 @@ import json
 import os
 import re
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.processes import group_exists, process_exists
-from tests.streamlit_server import streamlit_server
+from tests.processes import group_exists, process_exists, wait_for
+from tests.streamlit_server import CHROMIUM, launch_chromium, streamlit_server
 
 REPO = Path(__file__).resolve().parent.parent
 MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]  # fmt: skip
 TIMEOUT_MS = 90_000  # a cold page (torch import, model summaries) on a busy 2-core machine
 
 pytestmark = [
@@ -35,13 +31,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=f"headless Chromium not found at {CHROMIUM}"),
     pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"MNIST files not found in {MNIST_DIR}"),
 ]
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(0.2)
 
 
 def the_run(runs_dir: Path) -> tuple[str, dict]:
@@ -69,7 +58,7 @@ def test_start_watch_reload_stop_in_a_browser(tmp_path):
     last_pid = None
 
     with streamlit_server(env=env) as base_url, sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
             page.set_default_timeout(TIMEOUT_MS)
@@ -80,7 +69,7 @@ def test_start_watch_reload_stop_in_a_browser(tmp_path):
 
             # The full training set, one epoch: long enough to watch, reload and stop.
             page.get_by_text("Tiny subset").click()  # the styled label takes the click, not the hidden input
-            wait_until(
+            wait_for(
                 lambda: not page.get_by_label("Tiny subset").is_checked(), 10, "the tiny subset to be off"
             )
             epochs = page.get_by_label("Epochs")
@@ -90,9 +79,9 @@ def test_start_watch_reload_stop_in_a_browser(tmp_path):
             page.get_by_role("button", name="Start training").click()
 
             # The log streams: batch lines appear, then later ones join them without a reload.
-            wait_until(lambda: len(batch_lines(page)) >= 1, 90, "the first batch line in the log")
+            wait_for(lambda: len(batch_lines(page)) >= 1, 90, "the first batch line in the log")
             first = batch_lines(page)
-            wait_until(lambda: batch_lines(page) - first, 60, "a new batch line to stream in")
+            wait_for(lambda: batch_lines(page) - first, 60, "a new batch line to stream in")
             run_id, info = the_run(runs_dir)
             last_pid = info["pid"]
             wait_for_status(page, run_id, "running")
@@ -106,7 +95,7 @@ def test_start_watch_reload_stop_in_a_browser(tmp_path):
             main.get_by_role("button", name="Stop", exact=True).click()
             wait_for_status(page, run_id, "stopped")
             page.screenshot(path=shots / "3-stopped.png", full_page=True)
-            wait_until(lambda: not process_exists(info["pid"]), 15, "the trainer to be gone")
+            wait_for(lambda: not process_exists(info["pid"]), 15, "the trainer to be gone")
             assert not group_exists(info["pgid"])
 
             # The run's log comes down as a file, whole, with the lines the page streamed.
@@ -118,16 +107,14 @@ def test_start_watch_reload_stop_in_a_browser(tmp_path):
 
             # The app stops while a new run trains: its atexit cleanup must take the trainer with it.
             page.get_by_role("button", name="Start training").click()
-            wait_until(lambda: len(list(runs_dir.glob("*/run.json"))) == 2, 60, "the second run to start")
+            wait_for(lambda: len(list(runs_dir.glob("*/run.json"))) == 2, 60, "the second run to start")
             second = max(runs_dir.glob("*/run.json"))
             last_pid = json.loads(second.read_text())["pid"]
             assert process_exists(last_pid)
         finally:
             browser.close()
     # streamlit_server has SIGTERMed the server (and waited for it); the trainer was in its own session.
-    wait_until(
-        lambda: last_pid is None or not process_exists(last_pid), 15, "the trainer to exit with the app"
-    )
+    wait_for(lambda: last_pid is None or not process_exists(last_pid), 15, "the trainer to exit with the app")
 
     if os.environ.get("BACKPROP_LAB_UPDATE_DOCS") == "1":
         shutil.copy(shots / "2-running.png", REPO / "docs" / "training.png")

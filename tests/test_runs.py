@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import group_exists, process_exists
+from tests.processes import group_exists, process_exists, wait_for
 from training import runs
 
 STAND_IN = textwrap.dedent(
@@ -95,16 +95,6 @@ def stand_in(tmp_path):
         return (sys.executable, str(script), "--mode", mode, "--batches", str(batches), "--sleep", str(sleep))
 
     return trainer
-
-
-def wait_for(condition, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def wait_until_finished(run_id: str, root: Path) -> str:
