@@ -1,103 +1,73 @@
-"""The run manager: launch `python -m training.mnist` in the background, find its runs again, stop them.
+"""The run manager the page calls: start (or queue), list, watch, stop and cancel training runs.
 
-Everything that matters lives on disk, one folder per run, so a page reload, a second tab or an app
-restart sees exactly what the first one saw:
+Three parts behind this facade: training/store.py (the run folders: the only truth), training/tail.py
+(events.jsonl and stdout.log as they grow) and training/launcher.py (processes; training/ray_backend.py
+for Ray jobs). Owners' rules are training/owners.py; every function that lists, stops, cancels or hands
+out a file takes the Viewer and applies them itself.
 
-    runs/<id>/run.json        what was launched: config, command, pid, pgid, process start time
-    runs/<id>/stdout.log      the trainer's stdout and stderr (a file, never a pipe)
-    runs/<id>/events.jsonl    the trainer's events, one JSON object per line
-    runs/<id>/best.pt         the trainer's best checkpoint
-    runs/<id>/stop_requested  written by stop_run, so a run killed on purpose reads "stopped", not "failed"
-    runs/<id>/status.json     the final status and accuracies, cached once the run has ended
+A run's status is derived, never stored: from its folder (store.py's files) and the process table:
 
-The status is derived, never trusted from memory: the trainer's "end" event if there is one; otherwise
-"running" while the process is alive (and is still *our* process, not a recycled pid); otherwise
-"stopped" if someone asked it to stop, else "failed".
+    the trainer's own "end" event   done / failed; "stopped" only if stop.json says someone pressed Stop
+    no launch.json                  queued (cancelled if stop.json)
+    launch.json, no process.json    starting (failed if nothing started within STARTUP_TIMEOUT_S)
+    process.json                    running while that process (same pid *and* create_time) lives, or
+                                    while the Ray job runs (queued while Ray has it pending);
+                                    then stopped if stop.json, else failed, with the exit code's reason
 
-Plain functions, no Streamlit: app_pages/training.py calls them, tests call them directly.
+The queue (local runs): at most BACKPROP_LAB_MAX_RUNS runs are starting or running; the rest wait on disk,
+first submitted first started, each owner at most one waiting. promote() fills free slots under the lock,
+and is called on every Start, Stop, Cancel, page listing, and by each run's supervisor when its trainer
+exits, so a slot freed with no page open (or the app down) is filled all the same.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import fcntl
-import json
 import os
-import re
-import secrets
-import shutil
-import signal
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from . import store
 from .config import TrainConfig, TrainConfigError  # the one config: fields, bounds and trainer flags
+from .launcher import ALIVE, GONE, PENDING, REPO, STOP_GRACE_S, Backend, LocalBackend
+from .owners import LOCAL, Viewer, can_see, can_stop
+from .store import (  # noqa: F401 (the page's names)
+    KEEP_RUNS_ENV,
+    MAX_RUNS_ENV,
+    RUNS_DIR_ENV,
+    TINY_RUN_ENV,
+    TINY_SUBSET,
+    RunError,
+    RunRecord,
+    Unreadable,
+    check_run_id,
+    max_concurrent_runs,
+    new_run_id,
+    runs_root,
+    runs_to_keep,
+    tiny_runs_allowed,
+)
+from .tail import EventTail, RunProgress, read_progress, tail_text  # noqa: F401
 
-REPO = Path(__file__).resolve().parent.parent
+RAY_ADDRESS_ENV = (
+    "BACKPROP_LAB_RAY_ADDRESS"  # set: runs are Ray jobs on that cluster (training/ray_backend.py)
+)
+TRAINER = ("{python}", "-m", "training.mnist")  # {python}: the interpreter that runs the supervisor
+STARTUP_TIMEOUT_S = 60.0  # a slot given, but no trainer recorded after this long: it never started
 
-RUNS_DIR_ENV = "BACKPROP_LAB_RUNS"  # where run folders live (default ./runs)
-MAX_RUNS_ENV = "BACKPROP_LAB_MAX_RUNS"  # how many trainings may run at once (default 1: one GPU, many users)
-KEEP_RUNS_ENV = "BACKPROP_LAB_KEEP_RUNS"  # how many run folders to keep; older finished ones are pruned
-TINY_RUN_ENV = "BACKPROP_LAB_TINY_RUN"  # "1" offers a tiny-subset option (tests, demos): seconds, not minutes
-DEFAULT_MAX_RUNS = 1
-DEFAULT_KEEP_RUNS = 20
-TINY_SUBSET = 256  # images per split in a tiny run
+QUEUED, STARTING, RUNNING = "queued", "starting", "running"
+DONE, FAILED, STOPPED, CANCELLED = "done", "failed", "stopped", "cancelled"
+UNREADABLE = "unreadable"
+ACTIVE = (STARTING, RUNNING)  # what takes a slot
+FINAL = (DONE, FAILED, STOPPED, CANCELLED)
 
-RUNNING, DONE, FAILED, STOPPED = "running", "done", "failed", "stopped"
-FINAL_STATUSES = (DONE, FAILED, STOPPED)
-
-# A run id is the launch time plus randomness: sortable by age, unguessable enough, and safe as a folder
-# name. Any id that comes from a user, a query parameter or a path is checked against this before use.
-RUN_ID_PATTERN = re.compile(r"\A\d{8}-\d{6}-[0-9a-f]{6}\Z")
-TRAINER = (sys.executable, "-m", "training.mnist")
-STOP_GRACE_S = 5.0  # SIGTERM, then this long to finish the batch and write its "end" event, then SIGKILL
-LOG_TAIL_BYTES = 16_384  # how much of stdout.log a tail reads (the end of the file, not all of it)
-
-
-class RunError(ValueError):
-    """Something a user asked for cannot be done; the message is one line and says why."""
+__all__ = ["LOCAL", "REPO", "TrainConfig", "Viewer"]  # and everything public below
 
 
 class RunRefused(RunError):
-    """A launch was refused because the concurrent-run limit is reached."""
-
-
-# --- settings from the environment ---------------------------------------------------------------------
-
-
-def _env_int(name: str, default: int, minimum: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise RunError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise RunError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-def runs_root() -> Path:
-    """The folder that holds every run: $BACKPROP_LAB_RUNS, else ./runs."""
-    return Path(os.environ.get(RUNS_DIR_ENV) or "runs").resolve()
-
-
-def max_concurrent_runs() -> int:
-    return _env_int(MAX_RUNS_ENV, DEFAULT_MAX_RUNS, minimum=1)
-
-
-def runs_to_keep() -> int:
-    return _env_int(KEEP_RUNS_ENV, DEFAULT_KEEP_RUNS, minimum=1)
-
-
-def tiny_runs_allowed() -> bool:
-    return os.environ.get(TINY_RUN_ENV, "") == "1"
+    """A Start that cannot even be queued: this owner already has a run waiting."""
 
 
 def cuda_device_name() -> str | None:
@@ -107,401 +77,324 @@ def cuda_device_name() -> str | None:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
-# --- ids and paths -------------------------------------------------------------------------------------
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-
-
-def check_run_id(run_id: object) -> str:
-    """Return run_id if it is a well-formed id; raise RunError otherwise. No path is built before this."""
-    if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
-        raise RunError(f"not a run id: {str(run_id)[:40]!r}")
-    return run_id
+def _root(root: Path | None) -> Path:
+    return root if root is not None else runs_root()
 
 
 def run_dir(run_id: str, root: Path | None = None) -> Path:
-    return (root or runs_root()) / check_run_id(run_id)
+    return store.run_dir(run_id, _root(root))
 
 
-def list_runs(root: Path | None = None) -> list[str]:
-    """Ids of every launched run (a folder with a run.json), newest first."""
-    root = root or runs_root()
-    if not root.is_dir():
-        return []
-    ids = [p.name for p in root.iterdir() if RUN_ID_PATTERN.match(p.name) and (p / "run.json").is_file()]
-    return sorted(ids, reverse=True)
+# --- backends ------------------------------------------------------------------------------------------
 
 
-def read_run_info(run_id: str, root: Path | None = None) -> dict:
-    """run.json of a run: config, command, pid, pgid, proc_start, started_at."""
-    path = run_dir(run_id, root) / "run.json"
+def current_backend() -> Backend:
+    """Where new runs go: Ray when BACKPROP_LAB_RAY_ADDRESS is set, else local processes."""
+    address = os.environ.get(RAY_ADDRESS_ENV, "").strip()
+    if address:
+        from .ray_backend import RayBackend  # Ray is an optional install: imported only when asked for
+
+        return RayBackend(address)
+    return LocalBackend()
+
+
+def backend_for(record: RunRecord) -> Backend:
+    if record.backend == "local":
+        return LocalBackend()
+    backend = current_backend()
+    if backend.name != record.backend:
+        raise Unreadable(f"a {record.backend} run, but {RAY_ADDRESS_ENV} is not set on this server")
+    return backend
+
+
+# --- status --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunState:
+    status: str
+    reason: str | None = None  # why it failed, or why the folder is unreadable
+
+
+def run_state(run_id: str, root: Path | None = None, progress: RunProgress | None = None) -> RunState:
+    """The run's status and its reason, from the files alone (see the module docstring). Never raises for
+    a damaged folder (that is UNREADABLE with the reason); RunError only for a bad id or a missing run."""
+    root = _root(root)
+    path = store.run_dir(run_id, root)
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RunError(f"no such run: {run_id}") from None
-    except ValueError:
-        raise RunError(f"run {run_id} has an unreadable run.json") from None
+        record = store.read_run(run_id, root)
+        stop = store.read_stop(path)
+        if progress is None:
+            progress, _ = read_progress(path / "events.jsonl")
+        if progress.end is not None:
+            status, error = progress.end["status"], progress.end.get("error")
+            if (
+                status == STOPPED and stop is None
+            ):  # a SIGTERM from outside: the trainer stopped, nobody asked
+                return RunState(
+                    FAILED, "stopped by a signal from outside Backprop Lab, not by its Stop button"
+                )
+            return RunState(status, error)
+        launched = store.read_launch(path)
+        if launched is None:
+            return RunState(CANCELLED if stop else QUEUED)
+        process = store.read_process(path)
+        if process is None:
+            exit_error = _exit_reason(path)
+            if stop is not None and (path / "exit.json").exists():
+                return RunState(STOPPED)
+            if (path / "exit.json").exists():
+                return RunState(FAILED, exit_error)
+            if time.time() - launched < STARTUP_TIMEOUT_S:
+                return RunState(STARTING)
+            return RunState(FAILED, f"its trainer never started ({STARTUP_TIMEOUT_S:.0f} s after its launch)")
+        state = backend_for(record).state(record, process)
+    except Unreadable as error:
+        return RunState(UNREADABLE, str(error))
+    if state == ALIVE:
+        return RunState(RUNNING)
+    if state == PENDING:
+        return RunState(QUEUED)
+    assert state == GONE
+    # It ended: its end event may have landed after the read above.
+    progress, _ = read_progress(path / "events.jsonl")
+    if progress.end is not None:
+        return run_state(run_id, root, progress)
+    if stop is not None:
+        return RunState(STOPPED)
+    return RunState(FAILED, _exit_reason(path))
 
 
-def _write_json_atomically(path: Path, data: dict) -> None:
-    """Readers in other tabs never see a half-written file: write beside it, then rename over it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+def _exit_reason(path: Path) -> str:
+    with contextlib.suppress(RunError):
+        error = (store.read_json(path / "exit.json", missing_ok=True) or {}).get("error")
+        if isinstance(error, str):
+            return error
+    code = store.read_exit_code(path)
+    if code is not None and code < 0:
+        import signal
+
+        with contextlib.suppress(ValueError):
+            name = signal.Signals(-code).name
+            hint = " (out of memory, or killed from outside)" if name == "SIGKILL" else ""
+            return f"the trainer was killed by {name}{hint}"
+    if code is not None:
+        return f"the trainer exited with code {code} without finishing"
+    return "the trainer exited without finishing"
 
 
-# --- processes -----------------------------------------------------------------------------------------
-
-# Trainers this process launched, by pid: polled so none is left a zombie, terminated when the app exits.
-_children: dict[int, subprocess.Popen] = {}
-_children_lock = threading.Lock()
+def run_status(run_id: str, root: Path | None = None, progress: RunProgress | None = None) -> str:
+    return run_state(run_id, root, progress).status
 
 
-def reap_children() -> None:
-    """Collect the exit status of our finished trainers (waitpid WNOHANG, via Popen.poll)."""
-    with _children_lock:
-        for pid, process in list(_children.items()):
-            if process.poll() is not None:
-                del _children[pid]
-
-
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state, start time in clock ticks since boot) of a process, from /proc; None if it does not exist."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # The command name (field 2) may contain spaces and parentheses: split after the last ")".
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return fields[0], int(fields[19])  # field 3 is the state, field 22 the start time
-
-
-def process_start_time(pid: int) -> int | None:
-    stat = _proc_stat(pid)
-    return stat[1] if stat else None
-
-
-def is_alive(info: dict) -> bool:
-    """Is the run's trainer still running, and is that pid still our trainer (not a recycled pid)?"""
-    pid = info.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    reap_children()
-    if not Path("/proc").is_dir():  # no /proc (not Linux): fall back to "some process has this pid"
+def _states(root: Path) -> list[tuple[str, RunRecord | None, RunState]]:
+    """(id, record or None if unreadable, state) for every run folder, newest first."""
+    rows = []
+    for run_id in store.list_ids(root):
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    stat = _proc_stat(pid)
-    if stat is None or stat[0] in ("Z", "X"):  # gone, or a zombie whose parent has not reaped it yet
-        return False
-    return stat[1] == info.get("proc_start")  # same pid but another start time: a different process
-
-
-@contextlib.contextmanager
-def _launch_lock(root: Path) -> Iterator[None]:
-    """An exclusive file lock around check-and-launch: two tabs clicking at once cannot both start a run.
-
-    flock locks belong to the open file, so this excludes other threads of this process as well as
-    other processes (a second Streamlit server on the same runs folder)."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".launch.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            record = store.read_run(run_id, root)
+        except Unreadable:
+            record = None
+        except RunError:  # pruned since it was listed
+            continue
+        with contextlib.suppress(RunError):
+            rows.append((run_id, record, run_state(run_id, root)))
+    return rows
 
 
 def active_runs(root: Path | None = None) -> list[str]:
-    """Runs that are training now: alive, and without an "end" event. (A trainer that has written its end
-    event is only tearing down; counting it would refuse a user who clicks Start the moment a run is done.)"""
-    root = root or runs_root()
-    alive = []
-    for run_id in list_runs(root):
-        with contextlib.suppress(RunError):
-            if run_status(run_id, root) == RUNNING:
-                alive.append(run_id)
-    return alive
+    """Runs that hold a slot now (starting or running), every owner's. A trainer that has written its end
+    event is only tearing down, so it does not count: a Start the moment a run is done is not queued."""
+    return [run_id for run_id, _, state in _states(_root(root)) if state.status in ACTIVE]
 
 
-def start_run(config: TrainConfig, root: Path | None = None, trainer: Sequence[str] = TRAINER) -> str:
-    """Launch a trainer for `config` in its own process group; return the new run's id.
+def queue(root: Path | None = None) -> list[str]:
+    """Queued runs in the order they will start (first submitted first)."""
+    waiting = [(r.submitted_unix, r.id) for _, r, s in _states(_root(root)) if r and s.status == QUEUED]
+    return [run_id for _, run_id in sorted(waiting)]
 
-    Raises RunRefused when the concurrent-run limit is reached, RunError for a bad config.
+
+def queue_position(run_id: str, root: Path | None = None) -> tuple[int, int] | None:
+    """(position, length) of a queued run, e.g. (2, 5) for "queued, position 2 of 5"; None if not queued."""
+    order = queue(root)
+    return (order.index(run_id) + 1, len(order)) if run_id in order else None
+
+
+# --- starting and the queue ----------------------------------------------------------------------------
+
+
+def start_run(
+    config: TrainConfig, viewer: Viewer, root: Path | None = None, trainer: Sequence[str] = TRAINER
+) -> str:
+    """Submit a run for `config`, owned by `viewer`; return its id. It starts at once when a slot is free,
+    else it is queued (queue_position says where). RunRefused if the viewer already has a run queued,
+    RunError for a bad config or a runs folder that cannot be written.
     `trainer` is the argument list that runs the trainer (tests substitute a stand-in script)."""
     try:
         config.check()
         config.to_args()  # refuses a setting the trainer has no flag for, before any folder is made
     except TrainConfigError as error:
         raise RunError(str(error)) from None
-    root = root or runs_root()
-    limit, keep = max_concurrent_runs(), runs_to_keep()  # a bad setting is refused before anything starts
-    with _launch_lock(root):
-        running = active_runs(root)
-        if len(running) >= limit:
-            which = ", ".join(running)
+    root = _root(root)
+    max_concurrent_runs(), runs_to_keep()  # a bad setting is refused before anything is recorded
+    backend = current_backend()
+    with store.locked(root):
+        waiting = [r for _, r, s in _states(root) if r and s.status == QUEUED and r.owner == viewer.id]
+        if waiting:
+            position = queue_position(waiting[0].id, root) or (1, 1)
             raise RunRefused(
-                f"{len(running)} training run{'s' if len(running) > 1 else ''} already running ({which}); "
-                f"at most {limit} at a time on this machine. Wait for it to finish or stop it."
+                f"You already have a run waiting ({waiting[0].id}, position {position[0]} of {position[1]}); "
+                "cancel it or wait for it to start."
             )
         run_id = new_run_id()
-        path = run_dir(run_id, root)
-        path.mkdir()
+        path = root / run_id
         # --no-download: the page checks for the files first and tells a person where to put them; a
         # launch from the browser should not quietly start fetching from the internet.
         launched = replace(config, out=str(path), download=False)
-        command = [*trainer, *launched.to_args()]
-        try:
-            with open(path / "stdout.log", "wb") as log:
-                process = subprocess.Popen(
-                    command,
-                    cwd=REPO,  # so `-m training.mnist` resolves to this checkout
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,  # one file, in the order things happened
-                    start_new_session=True,  # own process group: Stop reaches the trainer and its workers
-                )
-        except OSError as error:  # no such interpreter, out of processes: leave no half-made run behind
-            shutil.rmtree(path, ignore_errors=True)
-            raise RunError(f"could not start the trainer: {error.strerror or error}") from None
-        with _children_lock:
-            _children[process.pid] = process
-        info = {
-            "id": run_id,
-            "config": asdict(launched),
-            "command": command,
-            "pid": process.pid,
-            "pgid": process.pid,  # start_new_session makes the trainer its group's leader
-            "proc_start": process_start_time(process.pid),
-            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "started_unix": time.time(),
-        }
-        _write_json_atomically(path / "run.json", info)
-        prune_runs(root, keep=keep)
+        python = "python" if backend.name == "ray" else _python()
+        command = [part.replace("{python}", python) for part in trainer] + launched.to_args()
+        record = RunRecord(
+            id=run_id,
+            owner=viewer.id,
+            owner_name=viewer.name,
+            config=launched,
+            command=tuple(command),
+            submitted_unix=time.time(),
+            backend=backend.name,
+        )
+        store.create_run(record, root)  # recorded before anything runs: no run is ever untracked
+        if backend.queues_itself:
+            _launch(backend, record, path)
+        else:
+            _promote_locked(root)
+        _prune(root, runs_to_keep())
     return run_id
 
 
-def stop_run(run_id: str, root: Path | None = None, grace: float = STOP_GRACE_S) -> str:
-    """SIGTERM the run's process group, SIGKILL it after `grace` seconds; return the run's status."""
-    root = root or runs_root()
-    info = read_run_info(run_id, root)
-    if is_alive(info):
-        (run_dir(run_id, root) / "stop_requested").write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z") + "\n")
-        pgid = info["pgid"]
-        _signal_group(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while is_alive(info) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        # SIGKILL the group even if the leader went on SIGTERM: a worker it started must not outlive it.
-        # (Linux does not hand out a pid while it still names a process group, so pgid is still ours.)
-        _signal_group(pgid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while (is_alive(info) or _group_exists(pgid)) and time.monotonic() < deadline:
-            time.sleep(0.05)  # until every member has been reaped (orphaned workers by init)
+def _python() -> str:
+    import sys
+
+    return sys.executable
+
+
+def _launch(backend: Backend, record: RunRecord, path: Path) -> None:
+    store.mark(path, "launch.json", {"at_unix": time.time()})
+    try:
+        backend.launch(record, path)
+    except Exception as error:  # noqa: BLE001 (no process, no Ray head: the run fails, with the reason)
+        message = f"could not start the trainer: {getattr(error, 'strerror', None) or error}"
+        with contextlib.suppress(RunError):
+            store.mark(path, "exit.json", {"returncode": None, "error": message, "at_unix": time.time()})
+
+
+def _promote_locked(root: Path) -> list[str]:
+    """Give every free local slot to the oldest queued run (the caller holds the lock)."""
+    rows = _states(root)
+    active = sum(1 for _, r, s in rows if s.status in ACTIVE and (r is None or r.backend == "local"))
+    waiting = sorted(
+        (r for _, r, s in rows if r and r.backend == "local" and s.status == QUEUED),
+        key=lambda r: (r.submitted_unix, r.id),
+    )
+    started = []
+    for record in waiting[: max(0, max_concurrent_runs() - active)]:
+        _launch(LocalBackend(), record, root / record.id)
+        started.append(record.id)
+    return started
+
+
+def promote(root: Path | None = None) -> list[str]:
+    """Start queued runs into free slots; return their ids. Safe to call from anywhere at any time (every
+    page load does): under the lock, so two callers never give one slot twice. A runs folder that cannot
+    be written, or a bad setting, promotes nothing and raises nothing: the page says so elsewhere."""
+    root = _root(root)
+    try:
+        with store.locked(root):
+            return _promote_locked(root)
+    except RunError:
+        return []
+
+
+# --- stopping and cancelling ---------------------------------------------------------------------------
+
+
+def _visible(run_id: str, viewer: Viewer, root: Path) -> RunRecord:
+    """The run's record if the viewer may see it. Someone else's run reads as "no such run": its
+    existence is not theirs to learn."""
+    check_run_id(run_id)
+    try:
+        record = store.read_run(run_id, root)
+    except Unreadable as error:
+        if not viewer.instructor:
+            raise RunError(f"no such run: {run_id}") from None
+        raise RunError(f"run {run_id} cannot be read: {error}") from None
+    if not can_see(viewer, record):
+        raise RunError(f"no such run: {run_id}")
+    return record
+
+
+def stop_run(run_id: str, viewer: Viewer, root: Path | None = None, grace: float = STOP_GRACE_S) -> str:
+    """Stop a running run, or cancel a queued one, if the viewer may; return its status afterwards.
+
+    stop.json is written first (under the lock, so the queue cannot start a run being cancelled), then
+    the backend signals: SIGTERM to the trainer's group, SIGKILL after `grace` seconds."""
+    root = _root(root)
+    record = _visible(run_id, viewer, root)
+    if not can_stop(viewer, record):
+        raise RunError(f"run {run_id} is not yours to stop")
+    path = store.run_dir(run_id, root)
+    with store.locked(root):
+        status = run_status(run_id, root)
+        if status not in (QUEUED, *ACTIVE):
+            return status
+        store.mark(path, "stop.json", {"by": viewer.id, "at_unix": time.time()})
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while status == STARTING and time.monotonic() < deadline:  # its supervisor is recording the trainer
+        time.sleep(0.05)
+        status = run_status(run_id, root)
+    process = store.read_process(path)
+    if process is not None and not (record.backend == "local" and status == QUEUED):
+        backend_for(record).stop(record, process, grace)
+    promote(root)
     return run_status(run_id, root)
 
 
-def _group_exists(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def cancel_run(run_id: str, viewer: Viewer, root: Path | None = None) -> str:
+    """Take a queued run out of the queue (its owner or an instructor); RunError if it is not queued."""
+    root = _root(root)
+    _visible(run_id, viewer, root)
+    if run_status(run_id, root) != QUEUED:
+        raise RunError(f"run {run_id} is not queued")
+    return stop_run(run_id, viewer, root)
 
 
-def _signal_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
+# --- listing, history and files ------------------------------------------------------------------------
 
 
-def terminate_children(grace: float = 3.0) -> None:
-    """Stop every trainer this process started and is still running (the app is exiting)."""
-    with _children_lock:
-        running = [p for p in _children.values() if p.poll() is None]
-    for process in running:
-        with contextlib.suppress(OSError):
-            Path(_out_dir(process.args), "stop_requested").write_text("app exited\n")
-        _signal_group(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for process in running:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        _signal_group(process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=5)
-
-
-def _out_dir(command: Sequence[str]) -> str:
-    return command[list(command).index("--out") + 1]
-
-
-# The Streamlit server turns SIGTERM/SIGINT into a normal exit, so atexit runs when the app stops.
-atexit.register(terminate_children)
-
-
-def prune_runs(root: Path | None = None, keep: int = DEFAULT_KEEP_RUNS) -> list[str]:
-    """Delete the oldest finished runs so at most `keep` remain; never a running one. Returns the deleted."""
-    root = root or runs_root()
-    deleted = []
-    ids = list_runs(root)  # newest first
-    for run_id in reversed(ids):  # oldest first
-        if len(ids) - len(deleted) <= keep:
-            break
-        with contextlib.suppress(RunError):
-            if is_alive(read_run_info(run_id, root)):
-                continue
-        shutil.rmtree(run_dir(run_id, root), ignore_errors=True)
-        deleted.append(run_id)
-    return deleted
-
-
-# --- events --------------------------------------------------------------------------------------------
-
-
-class EventTail:
-    """Reads events.jsonl incrementally: each call returns only the events appended since the last one.
-
-    It remembers a byte offset and keeps an unfinished last line (the trainer may be mid-write) until
-    its newline arrives, so a second of polling costs a seek and a small read, not the whole file."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.offset = 0
-        self._partial = b""
-
-    def read_new(self) -> list[dict]:
+def list_runs(viewer: Viewer, root: Path | None = None) -> list[str]:
+    """Ids of the runs this viewer may see, newest first; promotes queued runs into free slots first."""
+    root = _root(root)
+    promote(root)
+    ids = []
+    for run_id in store.list_ids(root):
         try:
-            with open(self.path, "rb") as f:
-                if os.fstat(f.fileno()).st_size < self.offset:  # the file was replaced: start again
-                    self.offset, self._partial = 0, b""
-                f.seek(self.offset)
-                chunk = f.read()
-        except FileNotFoundError:
-            return []
-        self.offset += len(chunk)
-        *lines, self._partial = (self._partial + chunk).split(b"\n")
-        events = []
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:  # a blank or damaged line: skip it, keep the rest
-                continue
-            if isinstance(event, dict):
-                events.append(event)
-        return events
+            record = store.read_run(run_id, root)
+        except Unreadable:
+            record = None
+        except RunError:
+            continue
+        if can_see(viewer, record):
+            ids.append(run_id)
+    return ids
 
 
-@dataclass
-class RunProgress:
-    """What the page draws for one run, built up event by event (see EventTail)."""
-
-    start: dict | None = None  # the "start" event: params, device, config
-    last_batch: dict | None = None
-    batch_losses: list[tuple[float, float]] = field(default_factory=list)  # (epoch as a fraction, loss)
-    epochs: list[dict] = field(default_factory=list)  # the "epoch" events, in order
-    end: dict | None = None
-
-    def add(self, events: list[dict]) -> None:
-        for event in events:
-            kind = event.get("event")
-            if kind == "start":
-                self.start = event
-            elif kind == "batch":
-                self.last_batch = event
-                with contextlib.suppress(KeyError, TypeError, ZeroDivisionError):
-                    position = event["epoch"] - 1 + event["batch"] / event["of"]
-                    self.batch_losses.append((position, float(event["loss"])))
-            elif kind == "epoch":
-                self.epochs.append(event)
-            elif kind == "end":
-                self.end = event
-
-    def epoch_fraction(self) -> float:
-        """How far through the current epoch, 0..1."""
-        if self.end is not None and self.end.get("status") == DONE:
-            return 1.0
-        batch = self.last_batch
-        if not batch or self.epochs and self.epochs[-1].get("epoch", 0) >= batch.get("epoch", 0):
-            return 1.0 if self.epochs else 0.0
-        return min(1.0, max(0.0, batch["batch"] / batch["of"]))
-
-    def current_epoch(self) -> int:
-        epochs = [e.get("epoch", 0) for e in (self.last_batch or {}, *self.epochs[-1:])]
-        return max([0, *epochs])
-
-    def images_per_s(self) -> float | None:
-        return (self.last_batch or {}).get("images_per_s")
-
-    def eta_s(self, total_epochs: int, batch_size: int) -> float | None:
-        """Seconds left: the trainer's own estimate if it gives one, else the batches still to run at the
-        latest speed (evaluation time not counted)."""
-        batch, speed = self.last_batch, self.images_per_s()
-        if batch and isinstance(batch.get("eta_s"), (int, float)):
-            return float(batch["eta_s"])
-        if not batch or not speed or speed <= 0:
-            return None
-        per_epoch = batch["of"]
-        done = (batch["epoch"] - 1) * per_epoch + batch["batch"]
-        left = max(0, total_epochs * per_epoch - done)
-        return left * batch_size / speed
+def read_run(run_id: str, viewer: Viewer, root: Path | None = None) -> RunRecord:
+    """The run's checked record, if the viewer may see it."""
+    return _visible(run_id, viewer, _root(root))
 
 
 def load_progress(run_id: str, root: Path | None = None) -> RunProgress:
     """Every event of a run, read once (for finished runs, history and comparisons)."""
-    progress = RunProgress()
-    progress.add(EventTail(run_dir(run_id, root) / "events.jsonl").read_new())
-    return progress
-
-
-# --- status --------------------------------------------------------------------------------------------
-
-
-def tail_text(path: Path, lines: int = 30, max_bytes: int = LOG_TAIL_BYTES) -> str:
-    """The last `lines` lines of a text file, reading only its last `max_bytes` bytes."""
-    try:
-        with open(path, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - max_bytes))
-            data = f.read()
-    except FileNotFoundError:
-        return ""
-    text = data.decode("utf-8", errors="replace")
-    if len(data) == max_bytes and size > max_bytes:  # the first line was cut: drop it
-        text = text.split("\n", 1)[-1]
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def run_status(run_id: str, root: Path | None = None, progress: RunProgress | None = None) -> str:
-    """running | done | failed | stopped, from the files alone (see the module docstring)."""
-    reap_children()  # a trainer that wrote its end event and exited must not stay a zombie
-    root = root or runs_root()
-    path = run_dir(run_id, root)
-    end = progress.end if progress is not None else None
-    if end is None:
-        end = _last_event(path / "events.jsonl", "end")
-    if end is not None and end.get("status") in FINAL_STATUSES:
-        return end["status"]
-    if is_alive(read_run_info(run_id, root)):
-        return RUNNING
-    return STOPPED if (path / "stop_requested").exists() else FAILED
-
-
-def _last_event(path: Path, kind: str) -> dict | None:
-    """The last event of one kind among the file's last lines (an "end" event is always the last line)."""
-    for line in reversed(tail_text(path, lines=5, max_bytes=8192).splitlines()):
-        with contextlib.suppress(ValueError):
-            event = json.loads(line)
-            if isinstance(event, dict) and event.get("event") == kind:
-                return event
-    return None
+    return read_progress(run_dir(run_id, root) / "events.jsonl")[0]
 
 
 @dataclass
@@ -516,38 +409,102 @@ class RunSummary:
     final_test_acc: float | None  # percent, after the last epoch
     best_test_acc: float | None
     started_at: str
-    error: str | None = None
+    error: str | None = None  # why it failed
+    owner: str | None = None  # None when run.json cannot be read
+    problem: str | None = None  # why (part of) the folder cannot be read
+
+    @property
+    def label(self) -> str:
+        """The status as the history shows it: "unreadable: <why>" for a damaged folder."""
+        if self.status == UNREADABLE:
+            return f"unreadable: {self.problem}"
+        if self.problem:
+            return f"{self.status}; unreadable: {self.problem}"
+        return self.status
 
 
 def summarize(run_id: str, root: Path | None = None) -> RunSummary:
-    """A run's history row. Cached in status.json once the run has ended, so old runs cost one small read."""
-    root = root or runs_root()
+    """A run's history row, read from its folder. A damaged folder gives a row that says why, never an
+    exception; RunError only for a bad id or a run pruned meanwhile."""
+    root = _root(root)
     path = run_dir(run_id, root)
-    cached = path / "status.json"
-    with contextlib.suppress(FileNotFoundError, ValueError, TypeError):
-        return RunSummary(**json.loads(cached.read_text()))
-    info = read_run_info(run_id, root)
-    progress = load_progress(run_id, root)
-    status = run_status(run_id, root, progress)
-    accuracies = [e["test_acc"] for e in progress.epochs if isinstance(e.get("test_acc"), (int, float))]
-    config = info.get("config", {})
-    summary = RunSummary(
+    try:
+        record = store.read_run(run_id, root)
+    except Unreadable as error:
+        return RunSummary(run_id, UNREADABLE, "?", 0, 0, None, None, "", problem=str(error))
+    progress, tail = read_progress(path / "events.jsonl")
+    state = run_state(run_id, root, progress)
+    problem = tail.problem if state.status != UNREADABLE else state.reason
+    if problem is None and tail.cut_off and state.status not in (*ACTIVE, QUEUED):
+        problem = "events.jsonl ends in a cut-off line"
+    accuracies = progress.test_accuracies()
+    return RunSummary(
         id=run_id,
-        status=status,
-        model=str(config.get("model", "?")),
-        epochs=int(config.get("epochs", 0)),
+        status=state.status,
+        model=record.config.model,
+        epochs=record.config.epochs,
         epochs_done=len(progress.epochs),
         final_test_acc=accuracies[-1] if accuracies else None,
         best_test_acc=max(accuracies) if accuracies else None,
-        started_at=str(info.get("started_at", "")),
-        error=(progress.end or {}).get("error"),
+        started_at=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.submitted_unix)),
+        error=state.reason if state.status == FAILED else None,
+        owner=record.owner,
+        problem=problem,
     )
-    if status in FINAL_STATUSES:
-        with contextlib.suppress(OSError):
-            _write_json_atomically(cached, asdict(summary))
-    return summary
 
 
-def log_tail(run_id: str, root: Path | None = None, lines: int = 20) -> str:
-    """The last lines of a run's stdout.log: progress while it runs, the error when it failed."""
-    return tail_text(run_dir(run_id, root) / "stdout.log", lines=lines)
+def history(viewer: Viewer, root: Path | None = None) -> list[RunSummary]:
+    """The viewer's history rows, newest first; one damaged folder is one row saying so."""
+    rows = []
+    for run_id in list_runs(viewer, root):
+        with contextlib.suppress(RunError):  # pruned by another tab since it was listed
+            rows.append(summarize(run_id, root))
+    return rows
+
+
+def log_tail(run_id: str, viewer: Viewer, root: Path | None = None, lines: int = 20) -> str:
+    """The last lines of a run's log: progress while it runs, the error when it failed."""
+    root = _root(root)
+    record = _visible(run_id, viewer, root)
+    path = store.run_dir(run_id, root)
+    with contextlib.suppress(RunError):
+        remote = backend_for(record).log_tail(record, path, lines)
+        if remote is not None:
+            return remote
+    return tail_text(path / "stdout.log", lines=lines)
+
+
+def run_file(run_id: str, name: str, viewer: Viewer, root: Path | None = None) -> bytes:
+    """A run's stdout.log or best.pt for a download, if the viewer may see the run; b"" if it is gone."""
+    if name not in ("stdout.log", "best.pt"):
+        raise RunError(f"not a run file: {name[:40]!r}")
+    root = _root(root)
+    _visible(run_id, viewer, root)
+    try:
+        return (store.run_dir(run_id, root) / name).read_bytes()
+    except OSError:
+        return b""
+
+
+def _prune(root: Path, keep: int) -> list[str]:
+    """Delete the oldest finished runs so at most `keep` remain; never a queued, starting or running one."""
+    rows = _states(root)  # newest first
+    deleted = []
+    for run_id, _, state in reversed(rows):  # oldest first
+        if len(rows) - len(deleted) <= keep:
+            break
+        if state.status in FINAL or (state.status == UNREADABLE and not _maybe_alive(root / run_id)):
+            store.remove_run(run_id, root)
+            deleted.append(run_id)
+    return deleted
+
+
+def _maybe_alive(path: Path) -> bool:
+    """A damaged run is only pruned once nothing it recorded is still running."""
+    from .launcher import trainer_process
+
+    try:
+        process = store.read_process(path)
+    except RunError:
+        return False
+    return process is not None and (process.job_id is not None or trainer_process(process) is not None)
