@@ -21,6 +21,30 @@ REFRESH_S = 1.0  # how often the live view polls a running trainer
 STATUS_COLORS = {runs.RUNNING: "blue", runs.DONE: "green", runs.FAILED: "red", runs.STOPPED: "orange"}
 
 
+# --- run management (issue 13): who is looking, queue words, Cancel --------------------------------------
+STATUS_COLORS |= {runs.QUEUED: "gray", runs.STARTING: "blue", runs.CANCELLED: "gray", runs.UNREADABLE: "red"}
+LIVE = (runs.QUEUED, *runs.ACTIVE)  # statuses the live view keeps polling
+
+
+def current_viewer() -> runs.Viewer:
+    """The logged-in user (lab/auth.py, when login is configured), else the one local user."""
+    try:
+        from lab import auth
+    except ImportError:
+        return runs.LOCAL
+    return auth.viewer()
+
+
+def status_words(run_id: str, status: str) -> str:
+    """ "queued, position 2 of 5" for a waiting run; the plain status otherwise."""
+    position = runs.queue_position(run_id) if status == runs.QUEUED else None
+    return f"queued, position {position[0]} of {position[1]}" if position else status
+
+
+VIEWER = current_viewer()
+# --- end of run management ---------------------------------------------------------------------------------
+
+
 @st.cache_data(show_spinner=False)
 def model_summary(name: str) -> tuple[int, pd.DataFrame]:
     model = MODELS[name]()
@@ -93,7 +117,7 @@ def start(config: TrainConfig, gpu: str | None) -> None:
         st.error("CUDA is not available on this machine: choose auto or CPU.")
         return
     try:
-        run_id = runs.start_run(config)
+        run_id = runs.start_run(config, VIEWER)
     except runs.RunRefused as refusal:
         st.warning(f"Not started: {refusal}")
         return
@@ -101,6 +125,10 @@ def start(config: TrainConfig, gpu: str | None) -> None:
         st.error(f"Not started: {error}")
         return
     st.query_params["run"] = run_id  # a reload keeps watching this run
+    if runs.run_status(run_id) == runs.QUEUED:
+        st.info(
+            f"Every training slot is busy: your run is {status_words(run_id, runs.QUEUED)}. It starts by itself."
+        )
 
 
 def watched_run(ids: list[str], active: list[str]) -> str | None:
@@ -172,14 +200,14 @@ def live_view(run_id: str) -> None:
     tail, progress = tracker(run_id)
     progress.add(tail.read_new())
     try:
-        config = runs.read_run_info(run_id).get("config", {})
-        status = runs.run_status(run_id, progress=progress)
-    except runs.RunError as error:  # pruned by another tab since this page listed it
+        config = runs.read_run(run_id, VIEWER).config
+        state = runs.run_state(run_id, progress=progress)
+    except runs.RunError as error:  # pruned by another tab since this page listed it, or damaged
         st.warning(f"{error}: it may have been pruned.")
         return
-    total_epochs = int(config.get("epochs", 1))
+    status, total_epochs = state.status, config.epochs
 
-    st.markdown(f"**Run `{run_id}`**: :{STATUS_COLORS[status]}[**{status}**]")
+    st.markdown(f"**Run `{run_id}`**: :{STATUS_COLORS[status]}[**{status_words(run_id, status)}**]")
     epoch = progress.current_epoch()
     batch = progress.last_batch or {}
     text = f"Epoch {max(epoch, 1)} of {total_epochs}"
@@ -191,14 +219,13 @@ def live_view(run_id: str) -> None:
     accuracies = [e["test_acc"] for e in progress.epochs if "test_acc" in e]
     cols = st.columns(4)
     cols[0].metric("Images/s", f"{speed:,.0f}" if speed else "–")
-    eta = progress.eta_s(total_epochs, int(config.get("batch_size", 1))) if status == runs.RUNNING else None
+    eta = progress.eta_s(total_epochs, config.batch_size) if status == runs.RUNNING else None
     cols[1].metric("ETA (m:ss)", format_seconds(eta))
     cols[2].metric("Test accuracy", f"{number(accuracies[-1], 4)} %" if accuracies else "–")
     cols[3].metric("Device", str(start_event.get("device", "–")))
 
     if status == runs.FAILED:
-        error = (progress.end or {}).get("error")
-        st.error(f"Training failed{': ' + error if error else ' (the trainer exited without finishing)'}.")
+        st.error(f"Training failed: {state.reason or 'the trainer exited without finishing'}.")
     elif status == runs.STOPPED:
         st.info("Stopped on request. The best checkpoint so far is kept.")
 
@@ -206,22 +233,22 @@ def live_view(run_id: str) -> None:
     left.plotly_chart(loss_chart(progress), key=f"loss-{run_id}")
     right.plotly_chart(accuracy_chart({run_id: progress.epochs}), key=f"acc-{run_id}")
     st.caption("Log: the last lines of stdout.log")
-    st.code(runs.log_tail(run_id) or "(waiting for output)", language="text", wrap_lines=True)
+    st.code(runs.log_tail(run_id, VIEWER) or "(waiting for output)", language="text", wrap_lines=True)
 
     # When a run ends, redraw the whole page once: the history, the Stop button and the poll rate change.
     seen_running = st.session_state.setdefault("seen_running", set())
-    if status == runs.RUNNING:
+    if status in LIVE:
         seen_running.add(run_id)
     elif run_id in seen_running:
         seen_running.discard(run_id)
         st.rerun(scope="app")
 
 
-def file_bytes(path) -> bytes:
-    """A file's bytes when the download is clicked; empty if the run was pruned meanwhile."""
+def file_bytes(run_id: str, name: str) -> bytes:
+    """A file's bytes when the download is clicked (checked against the viewer); empty if it is gone."""
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
+        return runs.run_file(run_id, name, VIEWER)
+    except runs.RunError:
         return b""
 
 
@@ -230,7 +257,7 @@ def downloads(run_id: str) -> None:
     log_col, checkpoint_col = st.columns(2)
     log_col.download_button(
         "Download log",
-        data=lambda: file_bytes(folder / "stdout.log"),
+        data=lambda: file_bytes(run_id, "stdout.log"),
         file_name=f"{run_id}-stdout.log",
         mime="text/plain",
         on_click="ignore",
@@ -238,28 +265,22 @@ def downloads(run_id: str) -> None:
     if (folder / "best.pt").is_file():
         checkpoint_col.download_button(
             "Download checkpoint (best.pt)",
-            data=lambda: file_bytes(folder / "best.pt"),
+            data=lambda: file_bytes(run_id, "best.pt"),
             file_name=f"{run_id}-best.pt",
             on_click="ignore",
         )
 
 
-def summaries(ids: list[str]) -> dict[str, runs.RunSummary]:
-    """id -> history row; a run pruned by another tab since it was listed is left out, not an error."""
-    rows = {}
-    for run_id in ids:
-        try:
-            rows[run_id] = runs.summarize(run_id)
-        except runs.RunError:
-            continue
-    return rows
+def summaries() -> dict[str, runs.RunSummary]:
+    """id -> history row of every run the viewer may see; a damaged run is a row that says so."""
+    return {row.id: row for row in runs.history(VIEWER)}
 
 
 def history(rows: list[runs.RunSummary]) -> None:
     table = pd.DataFrame(
         {
             "run": [r.id for r in rows],
-            "status": [r.status for r in rows],
+            "status": [r.label for r in rows],
             "model": [r.model for r in rows],
             "epochs": [f"{r.epochs_done} / {r.epochs}" for r in rows],
             "final test accuracy (%)": [r.final_test_acc for r in rows],
@@ -313,10 +334,13 @@ if missing:
 if st.button("Start training", type="primary", disabled=bool(missing)):
     start(config, gpu_name())
     active = runs.active_runs()
-st.caption(f"At most {limit} training run{'s' if limit > 1 else ''} at a time on this server.")
+st.caption(
+    f"At most {limit} training run{'s' if limit > 1 else ''} at a time on this server; more wait in a queue, "
+    "one per person, and start by themselves."
+)
 
-rows = summaries(runs.list_runs())
-ids = list(rows)
+rows = summaries()
+ids = [run_id for run_id, row in rows.items() if row.status != runs.UNREADABLE]  # watchable runs
 run_id = watched_run(ids, active)
 if run_id is not None:
     st.subheader("Run")
@@ -327,11 +351,17 @@ if run_id is not None:
         if choice != run_id:
             run_id = choice
             st.query_params["run"] = run_id
-    if run_id in active and st.button("Stop"):
+    if rows[run_id].status in (runs.QUEUED, *runs.ACTIVE) and st.button(
+        "Cancel" if rows[run_id].status == runs.QUEUED else "Stop"
+    ):
         with st.spinner("Stopping…"):
-            runs.stop_run(run_id)
-        st.rerun()
-    running = rows[run_id].status == runs.RUNNING
+            try:
+                runs.stop_run(run_id, VIEWER)
+            except runs.RunError as error:
+                st.error(str(error))
+            else:
+                st.rerun()
+    running = rows[run_id].status in LIVE
     st.fragment(live_view, run_every=REFRESH_S if running else None)(run_id)
     downloads(run_id)
 

@@ -18,7 +18,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.processes import group_exists, process_exists
-from training import runs
+from training import runs, store
+from training.owners import LOCAL
 
 REPO = Path(__file__).resolve().parent.parent
 MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
@@ -37,7 +38,11 @@ def runs_folder(tmp_path, monkeypatch):
     monkeypatch.setenv(runs.TINY_RUN_ENV, "1")
     monkeypatch.delenv(runs.MAX_RUNS_ENV, raising=False)
     yield folder
-    runs.terminate_children(grace=2)  # whatever a failing test left running
+    for run_id in store.list_ids(folder):  # whatever a failing test left running or queued
+        try:
+            runs.stop_run(run_id, LOCAL, folder, grace=2)
+        except runs.RunError:
+            continue
 
 
 def open_page() -> AppTest:
@@ -73,7 +78,7 @@ def shown_status(at: AppTest, run_id: str) -> str | None:
     """The status word the page shows beside the run's id: "**Run `<id>`**: :color[**<status>**]"."""
     for markdown in at.markdown:
         if f"Run `{run_id}`" in markdown.value:
-            found = re.search(r"\[\*\*(\w+)\*\*\]", markdown.value)
+            found = re.search(r"\[\*\*([^*]+)\*\*\]", markdown.value)
             return found and found.group(1)
     return None
 
@@ -89,8 +94,18 @@ def wait_for_status(at: AppTest, run_id: str, status: str, timeout: float = 90) 
 
 
 def only_run(folder: Path) -> str:
-    [run_id] = runs.list_runs(folder)
+    [run_id] = store.list_ids(folder)
     return run_id
+
+
+def trainer_pid(folder: Path, run_id: str) -> int:
+    """The trainer's pid from process.json, read as plain JSON; waits for the trainer to be recorded."""
+    path = folder / run_id / "process.json"
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        assert time.monotonic() < deadline, "the trainer was never recorded"
+        time.sleep(0.1)
+    return json.loads(path.read_text())["pid"]
 
 
 def history_row(at: AppTest, run_id: str) -> dict:
@@ -131,7 +146,7 @@ def test_two_finished_runs_can_be_compared(runs_folder):
     finished = []
     for _ in range(2):
         start_training(at, epochs=1)
-        finished.append(runs.list_runs(runs_folder)[0])
+        finished.append(store.list_ids(runs_folder)[0])
         wait_for_status(at, finished[-1], runs.DONE)
     at.run()  # the page's own full rerun when a run ends (AppTest reruns only when asked)
     [chooser] = [m for m in at.multiselect if m.label == "Compare runs"]
@@ -147,24 +162,35 @@ def test_two_finished_runs_can_be_compared(runs_folder):
 
 
 @needs_mnist
-def test_a_second_start_is_refused_and_stop_ends_the_run(runs_folder):
+def test_a_second_start_is_queued_can_be_cancelled_and_stop_ends_the_run(runs_folder):
     at = open_page()
     start_training(at, epochs=50)  # long enough to still be running when the second tab clicks
     run_id = only_run(runs_folder)
-    info = runs.read_run_info(run_id, runs_folder)
+    pid = trainer_pid(runs_folder, run_id)
 
     other_tab = open_page()
     start_training(other_tab, epochs=1)
-    assert any("Not started" in w.value and "already running" in w.value for w in other_tab.warning)
-    assert runs.list_runs(runs_folder) == [run_id]  # no second trainer was launched
+    queued = store.list_ids(runs_folder)[0]
+    assert queued != run_id
+    assert any("your run is queued, position 1 of 1" in i.value for i in other_tab.info)
+    assert shown_status(other_tab, queued) == "queued, position 1 of 1"
+    assert not (runs_folder / queued / "process.json").exists()  # waiting: no second trainer launched
+    # A second queued run of the same person is refused: one waiting run each.
+    start_training(other_tab, epochs=1)
+    assert any("You already have a run waiting" in w.value for w in other_tab.warning)
+    button(other_tab, "Cancel").click()
+    other_tab.run()
+    assert runs.run_status(queued, runs_folder) == runs.CANCELLED
 
     wait_for_status(at, run_id, runs.RUNNING)
     button(at, "Stop").click()
     at.run()
     wait_for_status(at, run_id, runs.STOPPED)
-    assert not group_exists(info["pgid"])  # the trainer and anything it started are gone
-    assert not process_exists(info["pid"])  # and reaped: no zombie
+    assert any("Stopped on request" in i.value for i in at.info)
+    assert not group_exists(pid)  # the trainer and anything it started are gone
+    assert not process_exists(pid)  # and reaped: no zombie
     assert "Stop" not in [b.label for b in at.button]
+    assert not (runs_folder / queued / "process.json").exists()  # the cancelled run never started
 
 
 @needs_mnist
@@ -179,9 +205,9 @@ def test_a_killed_trainer_shows_failed_with_its_last_lines(runs_folder):
         assert time.monotonic() < deadline
         time.sleep(0.2)
 
-    os.killpg(runs.read_run_info(run_id, runs_folder)["pgid"], signal.SIGKILL)  # as the OOM killer would
+    os.killpg(trainer_pid(runs_folder, run_id), signal.SIGKILL)  # as the OOM killer would
     wait_for_status(at, run_id, runs.FAILED)
-    assert any("exited without finishing" in e.value for e in at.error)
+    assert any("killed by SIGKILL" in e.value for e in at.error)
     assert "epoch 1/50 batch" in page_text(at)  # the last log lines are on the page
 
 
@@ -210,7 +236,7 @@ def test_a_missing_data_set_says_where_to_put_the_files(runs_folder, tmp_path, m
                  "t10k-labels-idx1-ubyte"):  # fmt: skip
         assert name in error.value
     assert button(at, "Start training").disabled
-    assert runs.list_runs(runs_folder) == []
+    assert store.list_ids(runs_folder) == []
 
 
 def test_a_bad_run_id_in_the_address_is_refused_politely(runs_folder):
@@ -248,4 +274,54 @@ def test_before_launch_the_page_shows_the_model_summary_and_the_devices(runs_fol
         button(at, "Start training").click()
         at.run()
         assert any("CUDA is not available" in e.value for e in at.error)
-        assert runs.list_runs(runs_folder) == []
+        assert store.list_ids(runs_folder) == []
+
+
+def test_damaged_run_folders_are_history_rows_and_break_nothing(runs_folder):
+    """Hand-made run folders: one whole finished run and one of each kind of damage. The page must show
+    the whole one as usual and each damaged one as "unreadable: <why>", with no exception for anyone."""
+    import time as clock
+
+    from training.config import TrainConfig
+
+    def folder(run_json: bytes | None, **files: bytes) -> str:
+        clock.sleep(0.002)
+        run_id = runs.new_run_id()
+        path = runs_folder / run_id
+        path.mkdir(parents=True)
+        if run_json is not None:
+            (path / "run.json").write_bytes(run_json.replace(b"@ID@", run_id.encode()))
+        for name, data in files.items():
+            (path / name.replace("_", ".")).write_bytes(data)
+        return run_id
+
+    whole = runs.RunRecord("@ID@", "local", "you", TrainConfig(epochs=1), ("python",), clock.time(), "local")
+    good_json = json.dumps(whole.to_json()).encode()
+    finished = {
+        "launch_json": b'{"at_unix": 1}',
+        "process_json": b'{"pid": 1, "create_time": 0, "started_unix": 1}',
+    }
+    good = folder(
+        good_json,
+        **finished,
+        events_jsonl=b'{"event": "epoch", "epoch": 1, "test_acc": 97.25}\n{"event": "end", "status": "done"}\n',
+    )
+    damaged = {
+        folder(b'{"id": "@ID@", "config": {'): "unreadable: run.json is not valid JSON",
+        folder(good_json.replace(b'"epochs": 1', b'"epochs": "many"')): "unreadable: run.json: config: epochs",
+        folder(None): "unreadable: run.json is missing",
+        folder(good_json, launch_json=b'{"at_unix": 1}', process_json=b'{"pid": "x"}'): "unreadable: process.json",
+        folder(good_json, **finished, events_jsonl=b'{"event": "epoch", "epoch": "3", "test_acc": 90}\n{"event": "ep'): "failed; unreadable: events.jsonl line 1",
+    }  # fmt: skip
+    at = open_page()
+    table = at.dataframe[-1].value.set_index("run")
+    assert table.loc[good, "status"] == "done"
+    assert table.loc[good, "final test accuracy (%)"] == 97.25
+    for run_id, why in damaged.items():
+        assert table.loc[run_id, "status"].startswith(why), table.loc[run_id, "status"]
+    # A second session, and one watching a damaged run by its address, are just as whole.
+    other = AppTest.from_file(str(REPO / "app.py"), default_timeout=PAGE_TIMEOUT_S)
+    other.switch_page("app_pages/training.py")
+    other.query_params["run"] = next(iter(damaged))
+    other.run()
+    assert not other.exception, other.exception
