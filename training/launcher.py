@@ -9,7 +9,7 @@ A local run is two processes, neither of them a child that dies with the app:
                                                  its own process group: Stop signals the group, so a
                                                  DataLoader worker goes with it
 The supervisor records the trainer in process.json, waits for it, writes exit.json with its exit code
-and then starts the next queued run (training.runs.promote): a slot that frees while no page is open, or
+and then starts the next queued run (training.run_queue.promote): a slot that frees while no page is open, or
 while the app is down, is still filled. If the supervisor itself is killed, the next page load, the next
 Start or Stop, or the end of any other run promotes instead.
 
@@ -136,7 +136,7 @@ def _signal_group(pgid: int, signum: int) -> None:
 
 def supervise(path: Path) -> int:
     """Start the run's trainer, record it, wait for it, record its exit code, start the next queued run."""
-    from . import runs  # the queue's rules; imported here so the module graph stays launcher <- runs
+    from .run_queue import promote  # imported here: the queue imports this module
 
     root = path.parent
     record = store.read_run(path.name, root)
@@ -171,14 +171,31 @@ def supervise(path: Path) -> int:
             "exit.json",
             {"returncode": None, "error": "stopped before it started", "at_unix": time.time()},
         )
-    runs.promote(root)
+    promote(root)
     return 0
+
+
+def exec_trainer(path: Path) -> int:
+    """A Ray job's entrypoint: become the run's trainer (os.execv keeps the pid Ray signals on Stop),
+    unless the run was cancelled while Ray held it pending; then start nothing. Ray only delivers a
+    stop_job to a pending job once it is scheduled, so the check has to be here, on the node."""
+    record = store.read_run(path.name, path.parent)
+    if store.read_stop(path) is not None:
+        print("cancelled while queued: not started", flush=True)
+        return 0
+    os.chdir(REPO)
+    os.execvp(record.command[0], list(record.command))
+    return 1  # not reached
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--exec"] and len(argv) == 2:
+        path = Path(argv[1]).resolve()
+        store.check_run_id(path.name)
+        return exec_trainer(path)
     if len(argv) != 1:
-        print("usage: python -m training.launcher RUNS_DIR/<run id>", file=sys.stderr)
+        print("usage: python -m training.launcher [--exec] RUNS_DIR/<run id>", file=sys.stderr)
         return 2
     # Its own session already; a hang-up of a terminal it was started from must not end it either.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)

@@ -80,6 +80,11 @@ def runs_root() -> Path:
     return Path(os.environ.get(RUNS_DIR_ENV) or "runs").resolve()
 
 
+def resolve_root(root: Path | None) -> Path:
+    """The runs folder a call was given, else the configured one."""
+    return root if root is not None else runs_root()
+
+
 def max_concurrent_runs() -> int:
     return _env_int(MAX_RUNS_ENV, DEFAULT_MAX_RUNS, minimum=1)
 
@@ -274,6 +279,7 @@ class StopRequest:
 
     by: str
     at_unix: float
+    queued: bool = False  # it was still waiting: a cancel, not a stop
 
 
 def read_run(run_id: str, root: Path) -> RunRecord:
@@ -282,6 +288,20 @@ def read_run(run_id: str, root: Path) -> RunRecord:
     if not path.is_dir():
         raise RunError(f"no such run: {run_id}")
     return RunRecord.from_json(read_json(path / "run.json"), run_id)
+
+
+def records(root: Path) -> list[tuple[str, RunRecord | None]]:
+    """(id, checked record, or None when run.json is damaged) of every run folder, newest first; a
+    folder pruned while it is being listed is left out."""
+    rows = []
+    for run_id in list_ids(root):
+        try:
+            rows.append((run_id, read_run(run_id, root)))
+        except Unreadable:
+            rows.append((run_id, None))
+        except RunError:
+            continue
+    return rows
 
 
 def read_process(path: Path) -> ProcessRecord | None:
@@ -299,9 +319,9 @@ def read_stop(path: Path) -> StopRequest | None:
     data = read_json(path / "stop.json", missing_ok=True)
     if data is None:
         return None
-    return StopRequest(
-        _field(data, "by", str, "stop.json"), float(_field(data, "at_unix", (int, float), "stop.json"))
-    )
+    by = _field(data, "by", str, "stop.json")
+    at = float(_field(data, "at_unix", (int, float), "stop.json"))
+    return StopRequest(by, at, data.get("queued") is True)
 
 
 def read_exit_code(path: Path) -> int | None:
