@@ -235,12 +235,11 @@ def live_view(run_id: str) -> None:
     st.caption("Log: the last lines of stdout.log")
     st.code(runs.log_tail(run_id, VIEWER) or "(waiting for output)", language="text", wrap_lines=True)
 
-    # When a run ends, redraw the whole page once: the history, the Stop button and the poll rate change.
-    seen_running = st.session_state.setdefault("seen_running", set())
-    if status in LIVE:
-        seen_running.add(run_id)
-    elif run_id in seen_running:
-        seen_running.discard(run_id)
+    # When a run's status changes (queued -> running -> done), redraw the whole page once: the history,
+    # the Cancel/Stop button and the poll rate change with it.
+    seen = st.session_state.setdefault("seen_status", {})
+    previous, seen[run_id] = seen.get(run_id), status
+    if previous is not None and previous != status:
         st.rerun(scope="app")
 
 

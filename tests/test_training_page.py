@@ -325,3 +325,37 @@ def test_damaged_run_folders_are_history_rows_and_break_nothing(runs_folder):
     other.query_params["run"] = next(iter(damaged))
     other.run()
     assert not other.exception, other.exception
+
+
+@needs_mnist
+def test_a_read_only_runs_folder_is_one_sentence_on_the_page(runs_folder):
+    """Start on a runs folder mounted read-only (a bind mount in a private mount namespace: root ignores
+    chmod, so only a real read-only mount is an honest test). The page says one sentence and goes on."""
+    import subprocess
+    import sys
+
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("unshare -m is not permitted here (needs CAP_SYS_ADMIN)")
+    runs_folder.mkdir()
+    script = f"""
+import json
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({str(REPO / "app.py")!r}, default_timeout={PAGE_TIMEOUT_S})
+at.switch_page("app_pages/training.py")
+at.run()
+[start] = [b for b in at.button if b.label == "Start training"]
+start.click()
+at.run()
+print(json.dumps({{"exception": [str(e.value) for e in at.exception], "errors": [e.value for e in at.error]}}))
+"""
+    shell = 'mount --bind -o ro "$0" "$0" && exec "$1" -c "$2"'
+    result = subprocess.run(["unshare", "-m", "sh", "-c", shell, str(runs_folder), sys.executable, script],
+                            cwd=REPO, capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    shown = json.loads(result.stdout.strip().splitlines()[-1])
+    assert shown["exception"] == []
+    [error] = shown["errors"]
+    assert error.startswith(
+        f"Not started: The runs folder {runs_folder} cannot be written (Read-only file system)"
+    )
+    assert ".lock" not in error and "Errno" not in error
