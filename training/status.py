@@ -22,7 +22,7 @@ from pathlib import Path
 from . import store
 from .launcher import ALIVE, GONE, PENDING, Backend, LocalBackend
 from .store import RunError, RunRecord, Unreadable, resolve_root
-from .tail import RunProgress, read_progress
+from .tail import RunProgress, last_event, read_progress
 
 RAY_ADDRESS_ENV = (
     "BACKPROP_LAB_RAY_ADDRESS"  # set: runs are Ray jobs on that cluster (training/ray_backend.py)
@@ -75,10 +75,13 @@ def run_state(run_id: str, root: Path | None = None, progress: RunProgress | Non
     try:
         record = store.read_run(run_id, root)
         stop = store.read_stop(path)
-        if progress is None:
-            progress, _ = read_progress(path / "events.jsonl")
-        if progress.end is not None:
-            status, error = progress.end["status"], progress.end.get("error")
+        if progress is not None:
+            end = progress.end
+        else:  # the end event is the file's last line: no need to parse the rest
+            last = last_event(path / "events.jsonl")
+            end = last if last is not None and last.get("event") == "end" else None
+        if end is not None:
+            status, error = end["status"], end.get("error")
             if (
                 status == STOPPED and stop is None
             ):  # a SIGTERM from outside: the trainer stopped, nobody asked

@@ -171,11 +171,43 @@ class RunProgress:
 
 
 def read_progress(path: Path) -> tuple[RunProgress, EventTail]:
-    """Every event of an events.jsonl, read once; the tail says what was damaged or cut off."""
+    """Every event of an events.jsonl, read once; the tail says what was damaged or cut off.
+
+    Memoised on the file's (size, mtime): a page load reads the history of every run, and a finished
+    run's file never changes, so it is parsed once per server, not once per load (20 finished 15-epoch
+    runs: 650 ms a load before, on this 2-core machine). This is not a stored status: any change to the
+    file changes the key. The objects returned are shared: read them, never add to them."""
+    try:
+        stat = os.stat(path)
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        key = None
+    if key is not None and key in _parsed:
+        return _parsed[key]
     tail = EventTail(path)
     progress = RunProgress()
     progress.add(tail.read_new())
+    if key is not None:
+        if len(_parsed) >= _PARSED_MAX:
+            _parsed.pop(next(iter(_parsed)))  # the oldest entry
+        _parsed[key] = (progress, tail)
     return progress, tail
+
+
+_parsed: dict[tuple[str, int, int], tuple[RunProgress, EventTail]] = {}
+_PARSED_MAX = 256  # files; a finished run's parse is a few hundred kB at most
+
+
+def last_event(path: Path) -> dict | None:
+    """The file's last complete, well-formed event, reading only its end. The trainer's "end" event is
+    always its last line, so this tells a finished run without parsing the whole file."""
+    for line in reversed(tail_text(path, lines=3, max_bytes=4096).splitlines()):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        return None if event_problem(event) else event
+    return None
 
 
 def tail_text(path: Path, lines: int = 30, max_bytes: int = LOG_TAIL_BYTES) -> str:
