@@ -50,11 +50,14 @@ def test_a_run_survives_sigkill_and_sigterm_of_the_server_and_the_next_server_st
     with sync_api.sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            # 1. Start a long tiny run from the page, then SIGKILL the server (a crash, an OOM kill).
+            # 1. Start a long run from the page, then SIGKILL the server (a crash, an OOM kill).
             with streamlit_server(env=env) as base_url:
                 page = open_training(browser, base_url)
+                # The full training set: minutes per run, so it is still training through three servers.
+                page.get_by_text("Tiny subset").click()  # the styled label takes the click
+                wait_for(lambda: not page.get_by_label("Tiny subset").is_checked(), 10, "the tiny subset off")
                 epochs = page.get_by_label("Epochs")
-                epochs.fill("1000")
+                epochs.fill("100")
                 epochs.press("Enter")
                 page.get_by_role("button", name="Start training").click()
                 wait_for(lambda: list(runs_dir.glob("*/process.json")), 90, "the trainer to be recorded")
@@ -76,7 +79,12 @@ def test_a_run_survives_sigkill_and_sigterm_of_the_server_and_the_next_server_st
                 status_line(page, run_id, "running").wait_for()
                 wait_for(lambda: log_lines(page), 60, "the log on the new server's page")
                 first = log_lines(page)
-                wait_for(lambda: log_lines(page) - first, 60, "new log lines to stream in")
+                try:
+                    wait_for(lambda: log_lines(page) - first, 60, "new log lines to stream in")
+                except AssertionError:
+                    page.screenshot(path=tmp_path / "no-new-lines.png", full_page=True)
+                    log = (runs_dir / run_id / "stdout.log").read_text()[-1500:]
+                    raise AssertionError(f"page shows {sorted(first)}; stdout.log ends:\n{log}") from None
                 page.close()
                 the_server().send_signal(signal.SIGTERM)
                 wait_for(lambda: not _healthy(base_url), 30, "the server to exit")
