@@ -107,6 +107,7 @@ def test_a_ray_run_is_submitted_streamed_and_stopped(root, stand_in):  # noqa: F
     size = events.stat().st_size
     wait_for(lambda: events.stat().st_size > size, 30, "events to stream in")
     wait_for(lambda: "batch" in runs.log_tail(run_id, ALICE, root), 30, "the job's log through Ray")
+    assert b"stand-in trainer started" in runs.run_file(run_id, "stdout.log", ALICE, root)  # the download
     with pytest.raises(runs.RunError, match="no such run"):
         runs.log_tail(run_id, BOB, root)  # the owners' rules hold for Ray runs too
 

@@ -121,8 +121,14 @@ def run_file(run_id: str, name: str, viewer: Viewer, root: Path | None = None) -
     if name not in ("stdout.log", "best.pt"):
         raise RunError(f"not a run file: {name[:40]!r}")
     root = resolve_root(root)
-    visible(run_id, viewer, root)
+    record = visible(run_id, viewer, root)
+    path = store.run_dir(run_id, root)
+    if name == "stdout.log":  # a Ray job's log lives in Ray, not in the run folder
+        with contextlib.suppress(RunError):
+            remote = backend_for(record).log_tail(record, path, lines=10**9)
+            if remote is not None:
+                return remote.encode()
     try:
-        return (store.run_dir(run_id, root) / name).read_bytes()
+        return (path / name).read_bytes()
     except OSError:
         return b""
