@@ -8,8 +8,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from backprop_core.expr import plain_symbol
-from exports.check import Report, SheetReport, WorkbookError, check_workbook
-from exports.safe_xlsx import MAX_UPLOAD_BYTES
+from checker.check import Report, SheetReport, WorkbookError, check_workbook
+from checker.safe_xlsx import MAX_UPLOAD_BYTES
 from lab.format import number, show_number
 
 UPLOAD_LIMIT_MB = MAX_UPLOAD_BYTES // (1024 * 1024)

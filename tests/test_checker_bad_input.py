@@ -6,9 +6,9 @@ import zipfile
 import pytest
 
 from backprop_core import Config
-from exports import check_cli
-from exports.check import WorkbookError, check_workbook
-from exports.safe_xlsx import (
+from checker import cli as check_cli
+from checker.check import WorkbookError, check_workbook
+from checker.safe_xlsx import (
     MAX_RATIO,
     MAX_UNCOMPRESSED_BYTES,
     MAX_UPLOAD_BYTES,

@@ -21,7 +21,7 @@ from backprop_core.activations import Activation
 from backprop_core.config import INPUTS, MAX_STEPS, TARGETS, WEIGHTS
 
 from .expected import first_mismatch
-from .formula_eval import FormulaError
+from .parse import FormulaError
 from .references import Ref
 from .workbook import Workbook
 

@@ -8,7 +8,7 @@ import zipfile
 
 import openpyxl
 
-from .formula_eval import Parsed, parse_formula
+from .parse import Parsed, parse_formula
 from .references import excel_tables, rewrite_structured
 from .safe_xlsx import UnsafeWorkbook, check_upload
 

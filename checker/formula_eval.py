@@ -1,71 +1,25 @@
 """Evaluate a workbook's formulas, bounded, and never with Python's eval.
 
-openpyxl's tokenizer splits a formula into tokens; every reference is replaced by a placeholder
-cell, so "=E33*(1-E33)" and "=E34*(1-E34)" become one canonical formula, compiled once by the
-`formulas` package and called with each row's values. The caps below keep a hostile workbook from
-making a check slow.
+parse.py turns each formula into a canonical form ("=A1*(1-A1)" for every row's "=E33*(1-E33)"),
+compiled here once by the `formulas` package and called with each row's values. The caps below and
+the check's Budget keep a hostile workbook from making a check slow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import formulas as excel_engine
 import numpy as np
-from openpyxl.formula.tokenizer import Token, Tokenizer
-from openpyxl.utils import get_column_letter
 
-from .references import Ref, resolve_operand
+from .parse import FormulaError, placeholder
+from .references import Ref
+from .workbook import Workbook
 
-if TYPE_CHECKING:
-    from .workbook import Workbook
-
-# Excel's own formula length, the cells one range argument may span (SUM(A1:XFD1048576) would be
-# 17 billion), and the compiled formulas kept.
-MAX_FORMULA_CHARS = 8192
+# The cells one range argument may span (SUM(A1:XFD1048576) would be 17 billion), and the compiled
+# formulas kept.
 MAX_RANGE_CELLS = 10_000
 MAX_COMPILED = 2_000
-
-
-class FormulaError(ValueError):
-    """A formula the checker cannot read: too long, not a formula, or a reference it cannot resolve."""
-
-
-@dataclass(frozen=True)
-class Parsed:
-    canonical: str  # the formula with its i-th reference replaced by a placeholder cell
-    refs: tuple[Ref, ...]
-
-
-def placeholder(i: int, ref: Ref) -> str:
-    """The cell (or range of the same shape) that stands for a formula's i-th reference."""
-    base = i * 10_000 + 1  # each reference gets its own block of rows, so placeholders never overlap
-    if ref.is_cell:
-        return f"A{base}"
-    return f"A{base}:{get_column_letter(ref.col2 - ref.col + 1)}{base + ref.row2 - ref.row}"
-
-
-def parse_formula(text: str, sheet: str, wb) -> Parsed:
-    """Split `text` (a formula of `sheet`, A1 references only) into its canonical form and references."""
-    if len(text) > MAX_FORMULA_CHARS:
-        raise FormulaError(f"a formula of {len(text)} characters is longer than Excel allows")
-    try:
-        tokens = Tokenizer(text).items
-    except Exception as error:
-        raise FormulaError(f"cannot parse {text}: {error}") from None
-    refs: dict[Ref, str] = {}
-    parts = []
-    for token in tokens:
-        if token.type == Token.OPERAND and token.subtype == Token.RANGE:
-            ref = resolve_operand(token.value, sheet, wb)
-            if ref is None:
-                raise FormulaError(f"unsupported reference {token.value!r}")
-            parts.append(refs.setdefault(ref, placeholder(len(refs), ref)))
-        else:
-            parts.append(token.value)
-    return Parsed("=" + "".join(parts), tuple(refs))
 
 
 _compiled: dict[str, Callable | None] = {}  # canonical formula -> compiled function, shared by all sheets

@@ -17,13 +17,13 @@ from backprop_core import COLUMNS, build_network
 from backprop_core.activations import Activation
 from backprop_core.config import INPUTS, TARGETS, WEIGHTS
 from backprop_core.expr import plain_symbol
+from exports.xlsx import plain_text  # symbols as the exported sheets write them
 
 from .expected import ETA
-from .formula_eval import FormulaError
+from .parse import FormulaError
 from .recognise import Layout
 from .references import Ref
 from .workbook import Workbook
-from .xlsx import plain_text  # symbols as the exported sheets write them
 
 FORMULAS = build_network(False).by_name()  # the sheets' network: no biases
 
