@@ -11,9 +11,16 @@ Two checks, both against backprop_core.network, the one definition of the formul
   (the `formulas` package) with other inputs (t1 != t2, other inputs, weights and η). That shows the
   mistakes the classroom values hide: t1 where t2 belongs while t1 = t2 = 0.5.
 
-The pieces, one idea each: workbook.py reads the upload, references.py and formula_eval.py read and
-evaluate its formulas, recognise.py finds the iteration table, expected.py says what each column
-should hold, hints.py phrases what a wrong formula does differently.
+- patterns: every row's formula is compared with its column's first formula, as R1C1 (parse.py's
+  row_pattern): a cell overwritten with another column's formula, a relative η reference that slides.
+
+A sheet passes only when its whole table was checked. What could not be (a column not found, no η,
+one row only) is listed in `unchecked`, and the verdict is then "incomplete", never "ok".
+
+The pieces, one idea each: workbook.py reads the upload, references.py, parse.py and formula_eval.py
+read and evaluate its formulas, recognise.py finds the iteration tables, expected.py says what each
+column should hold and how precisely, hints.py phrases what a wrong formula does differently, budget.py
+bounds what one check may spend.
 """
 
 from __future__ import annotations
@@ -29,14 +36,39 @@ from backprop_core import COLUMNS, Config, ConfigError, sweep
 from backprop_core.activations import Activation
 from backprop_core.config import INPUTS, TARGETS, WEIGHTS, check_lr
 
-from .expected import expected_columns, first_mismatch
+from .budget import Budget, TooLarge
+from .expected import expected_columns, first_mismatch, tolerances
 from .formula_eval import Evaluator
-from .hints import expected_formula, found_references, hint_for
-from .recognise import LEAVES, Layout, detect_activation, find_eta, find_layout, typed_eta
+from .hints import expected_formula, found_references, hint_for, pattern_hint
+from .parse import row_pattern
+from .recognise import (
+    LEAVES,
+    Layout,
+    detect_activation,
+    find_eta,
+    find_eta_by_label,
+    find_layouts,
+    typed_eta,
+)
 from .references import Ref
 from .workbook import Workbook, WorkbookError, one_line
 
-__all__ = ["Finding", "Report", "SheetReport", "WorkbookError", "check_sheet", "check_workbook"]
+__all__ = [
+    "EXIT_CODES",
+    "Finding",
+    "Report",
+    "SheetReport",
+    "TooLarge",
+    "WorkbookError",
+    "check_sheet",
+    "check_workbook",
+]
+
+# The verdicts, from best to worst, and the command line's exit code for each. A batch's exit code is
+# its worst workbook's.
+VERDICTS = ("ok", "incomplete", "mistakes", "unreadable")
+EXIT_CODES = {"ok": 0, "mistakes": 1, "unreadable": 2, "incomplete": 3}
+CLASSROOM = Config()  # the classroom's starting values, for the "starts from w4 = 0.5" line
 
 # The formulas check's inputs: every quantity differs from every other, t1 != t2, and no weight is
 # the classroom's, so a formula that uses a wrong cell gives a wrong number.
@@ -60,7 +92,7 @@ MAX_EVALUATED_ROWS = 20
 class Finding:
     column: str  # as backprop_core names it: dE_dw3
     cell: str  # the first wrong cell: Sheet1!Z33
-    check: str  # "values" or "formulas"
+    check: str  # "values", "formulas" or "pattern"
     expected: float
     found: float | str | None
     hint: str
@@ -85,7 +117,7 @@ def _json_value(value):
 
 @dataclass
 class SheetReport:
-    name: str
+    name: str  # the sheet's name; "Sheet1 (table at row 40)" for the second and later stacked tables
     recognised: bool
     findings: list[Finding] = field(default_factory=list)
     note: str = ""  # why a sheet is not recognised, or what could not be checked
@@ -99,13 +131,29 @@ class SheetReport:
     start: Config | None = None  # the sheet's first row as a Config (for the correct curve)
     # backprop_core's E_total, row by row, from the sheet's first row and η
     expected_errors: list[float] = field(default_factory=list)
+    # What could not be checked, each a short phrase ("dE_dw1 (no such column)"): any makes the
+    # sheet "incomplete" unless it has a mistake.
+    unchecked: list[str] = field(default_factory=list)
+    info: list[str] = field(default_factory=list)  # worth a line, not a mistake: other starting values
+
+    @property
+    def verdict(self) -> str:
+        if not self.recognised:
+            return "incomplete"
+        if self.findings:
+            return "mistakes"
+        return "incomplete" if self.unchecked else "ok"
 
     def to_json(self) -> dict:
         out = {
             "name": self.name,
             "recognised": self.recognised,
+            "verdict": self.verdict if self.recognised else None,
             "findings": [f.to_json() for f in self.findings],
+            "unchecked": list(self.unchecked),
         }
+        if self.info:
+            out["info"] = list(self.info)
         if self.note:
             out["note"] = self.note
         return out
@@ -126,12 +174,24 @@ class Report:
         return sum(len(s.findings) for s in self.sheets)
 
     @property
+    def verdict(self) -> str:
+        """ok: every table wholly checked and right; mistakes; incomplete: nothing wrong found, but not
+        everything checked (or no table at all: an empty workbook is not a correct one)."""
+        if not self.recognised:
+            return "incomplete"
+        return max((s.verdict for s in self.recognised), key=VERDICTS.index)
+
+    @property
     def ok(self) -> bool:
-        """No mistake, and at least one table was found (an empty workbook is not a correct one)."""
-        return bool(self.recognised) and self.mistakes == 0
+        return self.verdict == "ok"
+
+    @property
+    def others(self) -> list[str]:
+        """The sheets that hold no table."""
+        return [s.name for s in self.sheets if not s.recognised]
 
     def to_json(self) -> dict:
-        out = {"file": self.file, "sheets": [s.to_json() for s in self.sheets]}
+        out = {"file": self.file, "verdict": self.verdict, "sheets": [s.to_json() for s in self.sheets]}
         if self.warnings:
             out["warnings"] = list(self.warnings)
         return out
@@ -141,13 +201,24 @@ class Report:
 # Checking
 
 
-def check_workbook(data: bytes, name: str = "workbook.xlsx") -> Report:
-    """Check every worksheet; raises WorkbookError if the file cannot be read at all."""
-    book = Workbook(data)
+def check_workbook(data: bytes, name: str = "workbook.xlsx", budget: Budget | None = None) -> Report:
+    """Check every table of every worksheet; raises WorkbookError if the file cannot be read at all,
+    and TooLarge (a WorkbookError) when the check runs past its budget."""
+    book = Workbook(data, budget)
     sheets = []
     for sheet in book.sheetnames:
         try:
-            sheets.append(check_sheet(book, sheet))
+            layouts = find_layouts(book, sheet)
+            if not layouts:
+                note = "not recognised: no header row naming t1, t2, i1, i2, w1…w8 and E_total"
+                sheets.append(SheetReport(sheet, False, note=note))
+            for i, layout in enumerate(layouts):
+                label = sheet if i == 0 else f"{sheet} (table at row {layout.header_row})"
+                sheets.append(check_table(book, layout, label))
+        except TooLarge:
+            raise
+        except RecursionError:
+            raise TooLarge("too deep to check: a chain of formulas, each reading the next") from None
         except Exception as error:  # one odd sheet must not stop the others being checked
             note = f"not recognised: could not be read ({one_line(error, 160)})"
             sheets.append(SheetReport(sheet, False, note=note))
@@ -156,13 +227,19 @@ def check_workbook(data: bytes, name: str = "workbook.xlsx") -> Report:
 
 
 def check_sheet(book: Workbook, sheet: str) -> SheetReport:
-    layout = find_layout(book, sheet)
-    if layout is None:
+    """The sheet's first table checked (a sheet without one: not recognised)."""
+    layouts = find_layouts(book, sheet)
+    if not layouts:
         return SheetReport(
             sheet, False, note="not recognised: no header row naming t1, t2, i1, i2, w1…w8 and E_total"
         )
-    report = SheetReport(sheet, True, header_row=layout.header_row, rows=layout.n_rows)
+    return check_table(book, layouts[0], sheet)
+
+
+def check_table(book: Workbook, layout: Layout, label: str) -> SheetReport:
+    report = SheetReport(label, True, header_row=layout.header_row, rows=layout.n_rows)
     report.missing_columns = tuple(c for c in COLUMNS if c not in layout.columns)
+    report.unchecked = [f"{c} (no such column)" for c in report.missing_columns]
     eta_ref = find_eta(book, layout)
     cached = _has_cached_values(book, layout)
     if eta_ref is not None:
@@ -173,27 +250,65 @@ def check_sheet(book: Workbook, sheet: str) -> SheetReport:
     if not cached:
         notes.append(
             "the file holds no saved values (written by a program that does not calculate); "
-            f"its formulas were evaluated for the first {n_rows} rows"
+            f"its formulas were evaluated for the first {n_rows} rows, the others compared by pattern"
         )
     numbers, shown = _sheet_values(book, layout, None if cached else Evaluator(book), n_rows)
     act = detect_activation(numbers)
     report.activation = act.name
     if eta_ref is None and layout.n_rows > 1:
-        report.eta = typed_eta(numbers)
-        notes.append(_typed_eta_note(report.eta))
+        report.eta, report.eta_cell, note = _eta_without_reference(book, layout, numbers)
+        notes.append(note)
+    if layout.n_rows == 1:
+        report.unchecked.append("the weight updates (one computed row: there is no iteration to check)")
+    elif report.eta is None:
+        report.unchecked.append("the weight updates (no learning rate η found)")
     values_findings = _compare(book, layout, numbers, shown, report.eta, eta_ref, act, "values", COLUMNS)
     already_named = {f.column for f in values_findings}
     report.findings = values_findings + _formulas_check(book, layout, eta_ref, act, already_named)
+    already_named |= {f.column for f in report.findings}
+    report.findings += _pattern_check(book, layout, eta_ref, act, already_named)
     report.findings.sort(key=lambda f: COLUMNS.index(f.column))
     report.errors = [float(x) for x in numbers["E_total"]]
     report.start = _start(numbers, report.eta, act)
+    report.info = _starting_values(numbers)
     report.note = "; ".join(notes)
     return report
 
 
-def _typed_eta_note(eta: float | None) -> str:
-    outcome = f"η = {eta:g} read from the first update" if eta else "the updates were not checked"
-    return f"no learning-rate cell in the weight updates (η typed into each formula?); {outcome}"
+def _starting_values(numbers: dict[str, np.ndarray]) -> list[str]:
+    """'starts from w4 = 0.5, the classroom value is 0.3': not a mistake in the formulas, worth a line."""
+    lines = []
+    for name in LEAVES:
+        first = numbers[name][0] if name in numbers and len(numbers[name]) else float("nan")
+        classroom = getattr(CLASSROOM, name)
+        if np.isfinite(first) and not math.isclose(first, classroom, rel_tol=1e-9, abs_tol=1e-12):
+            lines.append(f"starts from {name} = {first:.10g}, the classroom value is {classroom:g}")
+    return lines
+
+
+def _eta_without_reference(
+    book: Workbook, layout: Layout, numbers: dict[str, np.ndarray]
+) -> tuple[float | None, str | None, str]:
+    """η when the updates read no η cell: typed into each formula (or pasted values), read back from
+    the first update; else a cell labelled η, LR, alpha, ... above or beside the table."""
+    typed = typed_eta(numbers)
+    labelled = find_eta_by_label(book, layout)
+    label_cell = f"{layout.sheet}!{labelled[0]}" if labelled else None
+    if typed is not None:
+        note = f"no learning-rate cell in the weight updates (η typed into each formula, or values only); η = {typed:g} read from the first update"
+        if labelled and not math.isclose(labelled[1], typed, rel_tol=1e-6):
+            note += f" (the cell labelled η, {label_cell}, says {labelled[1]:g})"
+        return typed, None, note
+    if labelled:
+        note = (
+            f"the weight updates read no η cell; η = {labelled[1]:g} from the cell labelled η ({label_cell})"
+        )
+        return labelled[1], label_cell, note
+    return (
+        None,
+        None,
+        "no learning-rate cell in the weight updates and none labelled η; the updates were not checked",
+    )
 
 
 def _formulas_check(
@@ -224,13 +339,16 @@ def _compare(
     """A Finding for each of `columns` whose numbers differ from what backprop_core computes from the
     sheet's own numbers: the first wrong row, with a hint and the right formula in the sheet's cells."""
     expected = expected_columns(numbers, eta, act)
+    # The saved values are as precise as the file stores them (10 digits, pasted rounded values); the
+    # formulas check's values come from the formula engine, at full precision.
+    allowed = tolerances(numbers, eta, act, INPUTS + TARGETS, expected) if check == "values" else {}
     eta_cell = _absolute(eta_ref, layout.sheet) if eta_ref else None
     findings = []
     for column in columns:
         if column not in expected or column not in numbers:
             continue
         start = 1 if column in WEIGHTS else 0  # the first row's weights are the sheet's own choice
-        k = first_mismatch(expected[column], numbers[column], start)
+        k = first_mismatch(expected[column], numbers[column], start, allowed.get(column, 0.0))
         if k is None:
             continue
         value = float(expected[column][k])
@@ -248,6 +366,50 @@ def _compare(
                 expected_formula=expected_formula(column, k, layout, eta_cell, act),
             )
         )
+    return findings
+
+
+def _pattern_check(
+    book: Workbook, layout: Layout, eta_ref: Ref | None, act: Activation, already: set[str]
+) -> list[Finding]:
+    """The first cell of each column whose formula breaks the column's pattern (R1C1, see row_pattern):
+    compared with the column's first formula, so a cell overwritten every fourth row, a relative η
+    reference that slides, or updates that change from some row on are named in the row they start,
+    including rows past the ones evaluated and mistakes the classroom values hide."""
+    table_rows = range(layout.first_row, layout.first_row + layout.n_rows)
+    findings = []
+    for column, col in layout.columns.items():
+        if column in INPUTS + TARGETS or column in already:
+            continue
+        reference: tuple[int, str] | None = None
+        for k in range(1 if column in WEIGHTS else 0, layout.n_rows):
+            row = layout.first_row + k
+            raw = book.raw(layout.sheet, row, col)
+            if raw is None:
+                continue  # an empty cell: the values check names it
+            is_formula = isinstance(raw, str) and raw.startswith("=")
+            key = row_pattern(raw, row, table_rows) if is_formula else None
+            if reference is None:
+                if key is None:
+                    break  # values only (pasted): the values check covers the column
+                reference = (k, key)
+                continue
+            if key == reference[1]:
+                continue
+            cell = layout.cell(column, k)
+            findings.append(
+                Finding(
+                    column=column,
+                    cell=f"{layout.sheet}!{cell}",
+                    check="pattern",
+                    expected=float("nan"),
+                    found=_shown(book.cached_value(layout.sheet, row, col)),
+                    hint=pattern_hint(book, layout, column, reference[0], k, eta_ref),
+                    formula=book.formula(layout.sheet, row, col),
+                    expected_formula=book.formula(layout.sheet, layout.first_row + reference[0], col),
+                )
+            )
+            break
     return findings
 
 
@@ -281,11 +443,19 @@ def _sheet_values(
     the values saved in the file, or with an evaluator the values it computes."""
     numbers, shown = {}, {}
     rows = range(layout.first_row, layout.first_row + n_rows)
-    for name, col in layout.columns.items():
-        if evaluator:
-            cells = [evaluator.value(layout.sheet, row, col) for row in rows]
-        else:
-            cells = [book.cached_value(layout.sheet, row, col) for row in rows]
+    if evaluator:
+        # Row by row, so that each row's chain of formulas starts from the row above, already computed:
+        # the depth of a computation is one row's (about 10), not the whole table's.
+        by_row = [
+            [evaluator.value(layout.sheet, row, col) for col in layout.columns.values()] for row in rows
+        ]
+        columns = {name: [cells[i] for cells in by_row] for i, name in enumerate(layout.columns)}
+    else:
+        columns = {
+            name: [book.cached_value(layout.sheet, row, col) for row in rows]
+            for name, col in layout.columns.items()
+        }
+    for name, cells in columns.items():
         shown[name] = cells
         numbers[name] = np.array([_as_number(v) for v in cells], dtype=np.float64)
     return numbers, shown

@@ -7,14 +7,29 @@ the check's Budget keep a hostile workbook from making a check slow.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 
 import formulas as excel_engine
 import numpy as np
 
+from .budget import TooLarge
 from .parse import FormulaError, placeholder
 from .references import Ref
 from .workbook import Workbook
+
+
+def quiet_third_party_logs() -> None:
+    """The formulas package (through schedula) logs a 40-line traceback for every function it cannot
+    run (WEBSERVICE, CALL, ...): the checker reports such a cell itself, in one line."""
+    for name in ("formulas", "schedula"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
+quiet_third_party_logs()
+# The formulas package imports its function libraries on first use (about 2 s): paid here, at import,
+# so that it does not count against the first check's time budget.
+excel_engine.Parser().ast("=EXP(1)*(1-1)+ABS(-1)+MAX(1,2)+IF(1>0,1,0)")[1].compile()
 
 # The cells one range argument may span (SUM(A1:XFD1048576) would be 17 billion), and the compiled
 # formulas kept.
@@ -47,6 +62,7 @@ class Evaluator:
         self.book = book
         self.memo: dict[tuple[str, int, int], object] = dict(overrides or {})
         self.busy: set[tuple[str, int, int]] = set()  # cells being computed: one met again is a cycle
+        self.budget = book.budget  # shared by every Evaluator of one check
 
     def value(self, sheet: str, row: int, col: int):
         key = (sheet, row, col)
@@ -56,9 +72,12 @@ class Evaluator:
             return "#REF!"
         if key in self.busy:
             return "#CIRCULAR!"
+        self.budget.deeper(len(self.busy))
         self.busy.add(key)
         try:
             result = self._compute(sheet, row, col)
+        except RecursionError:  # deeper than Python allows, before the budget's own depth: not the student's
+            raise TooLarge("too deep to check: a chain of formulas, each reading the next") from None
         finally:
             self.busy.discard(key)
         self.memo[key] = result
@@ -72,6 +91,7 @@ class Evaluator:
         if parsed is None:
             raw = self.book.raw(sheet, row, col)
             return 0.0 if raw is None else raw  # an empty cell counts as 0 in arithmetic, as in Excel
+        self.budget.evaluate()
         function = compiled(parsed.canonical)
         if function is None:
             return "#NAME?"
@@ -93,6 +113,7 @@ class Evaluator:
         cols = range(ref.col, ref.col2 + 1)
         if len(rows) * len(cols) > MAX_RANGE_CELLS:
             return "#RANGE!"
+        self.budget.evaluate(len(rows) * len(cols))
         return np.array(
             [[_excel_value(self.value(ref.sheet, r, c)) for c in cols] for r in rows], dtype=object
         )

@@ -178,3 +178,29 @@ def _formula_of(column: str, act: Activation) -> str:
     return plain_text(
         FORMULAS[name].excel(act, lambda n: plain_symbol(n) if n in COLUMNS or n == ETA else None, FORMULAS)
     )
+
+
+def pattern_hint(
+    book: Workbook, layout: Layout, column: str, k_ref: int, k_bad: int, eta_ref: Ref | None
+) -> str:
+    """Why row k_bad's formula differs from its column's first formula (row k_ref)."""
+    what = plain_symbol(column)
+    first = layout.cell(column, k_ref)
+    bad = found_references(book, layout, k_bad, column, eta_ref)
+    if bad is None:
+        return f"holds a typed number (or a formula the checker cannot read) where the column's formula, as in {first}, belongs"
+    right = found_references(book, layout, k_ref, column, eta_ref) or set()
+    extra = sorted(bad - right, key=str)
+    missing = sorted(right - bad, key=str)
+    if (ETA, 0) in missing and any(e[0] == "cell" for e in extra):
+        moved = next(e for e in extra if e[0] == "cell")
+        return (
+            f"the reference to η is relative, so it slides down the rows: from here the update multiplies by "
+            f"{describe(moved, layout)} instead of η ({eta_ref.address() if eta_ref else '?'}); "
+            "make it absolute ($ before the row)"
+        )
+    if extra or missing:
+        reads = ", ".join(describe(e, layout) for e in extra) or "fewer cells"
+        wanted = ", ".join(describe(m, layout) for m in missing) or "no more"
+        return f"breaks the pattern of its column: reads {reads} where {what} in {first} reads {wanted}"
+    return f"combines the same cells differently from {what} in {first}, the column's first formula"

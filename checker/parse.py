@@ -8,6 +8,7 @@ column's pattern has another canonical form, or other relative offsets).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from openpyxl.formula.tokenizer import Token, Tokenizer
@@ -16,6 +17,11 @@ from openpyxl.utils import get_column_letter
 from .references import Ref, resolve_operand
 
 MAX_FORMULA_CHARS = 8192  # Excel's own limit on a formula's length
+# Functions that reach outside the workbook (the web, a DLL, another file, a live data feed): never
+# computed, and no backpropagation formula needs them; the cell is then reported as not a number.
+UNSUPPORTED_FUNCTIONS = frozenset(
+    "WEBSERVICE FILTERXML HYPERLINK CALL REGISTER.ID RTD INDIRECT INFO CELL DDE EXEC".split()
+)
 
 
 class FormulaError(ValueError):
@@ -47,6 +53,10 @@ def parse_formula(text: str, sheet: str, wb) -> Parsed:
     refs: dict[Ref, str] = {}
     parts = []
     for token in tokens:
+        if token.type == Token.FUNC and token.value.rstrip("(").upper().removeprefix("_XLFN.") in (
+            UNSUPPORTED_FUNCTIONS
+        ):
+            raise FormulaError(f"the function {token.value.rstrip('(')} is not computed by the checker")
         if token.type == Token.OPERAND and token.subtype == Token.RANGE:
             ref = resolve_operand(token.value, sheet, wb)
             if ref is None:
@@ -55,3 +65,25 @@ def parse_formula(text: str, sheet: str, wb) -> Parsed:
         else:
             parts.append(token.value)
     return Parsed("=" + "".join(parts), tuple(refs))
+
+
+# An A1 reference in a formula's text: not part of a name (LOG10( is a function, not cell LOG10).
+_A1_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_.\[])(\$?)([A-Za-z]{1,3})(\$?)(\d+)(?![\d(A-Za-z_\]])")
+
+
+def row_pattern(formula: str, row: int, table_rows: range) -> str:
+    """The formula as its column's pattern reads it (R1C1 for the table's own rows).
+
+    A reference to a row of the table becomes an offset from the formula's own row (E33 in row 34
+    is R[-1]), so every row of a correct column has one pattern. A reference outside the table stays
+    absolute, as η's cell must: a relative η reference that slides down (G31, G32, ...) and a frozen
+    row (Z$41) then break the pattern in the row where they go wrong. Plain text work, no tokenizer:
+    it runs on every cell of a table, and a rare misread applies alike to every row."""
+
+    def rewrite(match: re.Match) -> str:
+        number = int(match[4])
+        if number in table_rows and not match[3]:
+            return f"{match[2].upper()}R[{number - row}]"
+        return f"{match[2].upper()}{number}"
+
+    return _A1_IN_TEXT.sub(rewrite, formula)

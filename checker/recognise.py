@@ -9,6 +9,7 @@ formula, the number the first update agrees on.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from backprop_core import ACTIVATIONS, COLUMNS
 from backprop_core.activations import Activation
 from backprop_core.config import INPUTS, MAX_STEPS, TARGETS, WEIGHTS
 
-from .expected import first_mismatch
+from .expected import first_mismatch, resolution
 from .parse import FormulaError
 from .references import Ref
 from .workbook import Workbook
@@ -29,19 +30,41 @@ LEAVES = INPUTS + TARGETS + WEIGHTS  # what a row is computed from
 REQUIRED = (*LEAVES, "E_total")  # a header row must name these to be an iteration table
 
 _PLAIN_LABELS = {c.replace("_", "").lower(): c for c in COLUMNS}
-_GRADIENT_LABEL = re.compile(r"d?e(?:total|tot)?/?d(w[1-8])")
+# Every partial sign students type (∂, 𝝏, 𝟃, δ, ð, ...) becomes "d" once NFKC has folded the
+# mathematical alphabets' ∂s into U+2202; "d" itself is the plain-text spelling (dE/dw1).
+_PARTIAL = str.maketrans({"∂": "d", "δ": "d", "ð": "d", "Δ": "d"})
+# ∂E/∂w1, E∂w1, dE/dw1, Edw1, Etotaldw1, E_tot/w1, ∂Etotal/∂w1, dE_dw1 -> dE_dw1
+_GRADIENT_LABEL = re.compile(r"d?e(?:total|tot)?(?:/d|/|d)(w[1-8])")
+# out_h1, act_h1, a_h1, ah1, σ(h1), sigmoid(h1), outo1 -> a_h1; net_h1, in_h1, z_h1 -> h1
+_ACTIVATION_LABEL = re.compile(r"(?:out|act|a|σ|sigma|sigmoid|sig|f)\(?([ho][12])\)?")
+_PRE_ACTIVATION_LABEL = re.compile(r"(?:net|in|z)\(?([ho][12])\)?")
+_TOTAL_LABELS = ("etot", "etotal", "etotalerror", "totalerror")
+
+
+def _normalised(label: str) -> str:
+    text = unicodedata.normalize("NFKC", label).translate(_PARTIAL)
+    return re.sub(r"[\s_:=]", "", text).lower().translate(_PARTIAL)
 
 
 def column_for_label(label: object) -> str | None:
-    """The backprop_core column a header cell names, or None: '∂E/∂w1', 'E∂w1', 'dE/dw1' -> dE_dw1."""
+    """The backprop_core column a header cell names, or None: '∂E/∂w1', 'E𝝏w1', 'dE/dw1' -> dE_dw1.
+
+    Helper columns some students add (∂o1/∂a_h1, ∂E/∂a_o1, ∂E/∂a_h1) name none of the classroom
+    columns, so they are left out of the table rather than taken for one of its columns."""
     if not isinstance(label, str) or len(label) > 40:
         return None
-    text = re.sub(r"[\s_]", "", label).lower().replace("∂", "d").replace("δ", "d")
+    text = _normalised(label)
     gradient = _GRADIENT_LABEL.fullmatch(text)
     if gradient:
         return f"dE_d{gradient[1]}"
-    if text in ("etot", "etotal"):
+    if text in _TOTAL_LABELS:
         return "E_total"
+    post = _ACTIVATION_LABEL.fullmatch(text)
+    if post:
+        return f"a_{post[1]}"
+    pre = _PRE_ACTIVATION_LABEL.fullmatch(text)
+    if pre:
+        return pre[1]
     return _PLAIN_LABELS.get(text)
 
 
@@ -63,12 +86,63 @@ class Layout:
         return next((n for n, c in self.columns.items() if c == col), None)
 
 
+def find_layouts(book: Workbook, sheet: str) -> list[Layout]:
+    """Every iteration table of a sheet, top to bottom: a row that names t1, t2, i1, i2, w1..w8 and
+    E_total, and the filled rows below it. Students stack one table per learning rate on one sheet."""
+    rows = book.values.get(sheet, [])
+    layouts: list[Layout] = []
+    r = 1
+    while r <= len(rows):
+        columns = _header_columns(book, sheet, rows, r)
+        if columns is None:
+            r += 1
+            continue
+        n = _filled_rows(book, sheet, r, columns["w1"])
+        if n:
+            layouts.append(Layout(sheet, r, columns, r + 1, n))
+        r += n + 1
+    return layouts
+
+
 def find_layout(book: Workbook, sheet: str) -> Layout | None:
-    """The first row that names t1, t2, i1, i2, w1..w8 and E_total, and the filled rows below it."""
-    header_row, columns = _find_header(book.values.get(sheet, []))
-    if header_row is None:
+    """The sheet's first iteration table, or None."""
+    layouts = find_layouts(book, sheet)
+    return layouts[0] if layouts else None
+
+
+def _header_columns(book: Workbook, sheet: str, rows: list[tuple], r: int) -> dict[str, int] | None:
+    """Each column's index if row r names every REQUIRED column, else None.
+
+    A label can appear twice on a header row: a column of labels beside the table (i1, i2, W1, ...
+    written downwards) puts one of them on the header row too. The table's own column is the one with a
+    number or formula below it, nearest to the other columns."""
+    candidates: dict[str, list[int]] = {}
+    for c, value in enumerate(rows[r - 1], start=1):
+        name = column_for_label(value)
+        if name is not None:
+            candidates.setdefault(name, []).append(c)
+    if not all(n in candidates for n in REQUIRED):
         return None
-    w1 = columns["w1"]
+    unique = [cols[0] for cols in candidates.values() if len(cols) == 1]
+    middle = float(np.median(unique)) if unique else 0.0
+    columns = {}
+    for name, cols in candidates.items():
+        numeric = [c for c in cols if _holds_a_number(book, sheet, r + 1, c)] or cols
+        columns[name] = min(numeric, key=lambda c: (abs(c - middle), c))
+    return columns
+
+
+def _holds_a_number(book: Workbook, sheet: str, row: int, col: int) -> bool:
+    value = book.cached_value(sheet, row, col)
+    if value is None:
+        value = book.raw(sheet, row, col)
+    if isinstance(value, str):
+        return value.startswith("=")
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _filled_rows(book: Workbook, sheet: str, header_row: int, w1: int) -> int:
+    """The table's rows below its header: up to the first empty w1 cell or the next header."""
     # A file saved by Excel or LibreOffice holds every formula's value: count filled rows by those.
     # A file from a writer that does not calculate (openpyxl) holds none: count rows by the formulas.
     # Asked of the table's second row, as the first one's weights are usually typed numbers.
@@ -76,29 +150,13 @@ def find_layout(book: Workbook, sheet: str) -> Layout | None:
     if uncached:
         book.raw(sheet, MAX_STEPS + header_row + 2, w1)  # one read of the whole sheet's formulas
     n = 0
-    while n <= MAX_STEPS and _filled(book, sheet, header_row + 1 + n, w1, bool(uncached)):
+    while n <= MAX_STEPS:
+        row = header_row + 1 + n
+        value = book.raw(sheet, row, w1) if uncached else book.cached_value(sheet, row, w1)
+        if value in (None, "") or column_for_label(value) == "w1":
+            break
         n += 1
-    if n == 0:
-        return None
-    return Layout(sheet, header_row, columns, header_row + 1, n)
-
-
-def _find_header(rows: list[tuple]) -> tuple[int | None, dict[str, int]]:
-    """The first row (1-based) whose labels name every REQUIRED column, and each column's index."""
-    for r, values in enumerate(rows, start=1):
-        labels: dict[str, int] = {}
-        for c, value in enumerate(values, start=1):
-            name = column_for_label(value)
-            if name is not None:
-                labels.setdefault(name, c)  # a label that repeats: the leftmost cell is the column
-        if all(n in labels for n in REQUIRED):
-            return r, labels
-    return None, {}
-
-
-def _filled(book: Workbook, sheet: str, row: int, col: int, uncached: bool) -> bool:
-    value = book.raw(sheet, row, col) if uncached else book.cached_value(sheet, row, col)
-    return value not in (None, "")
+    return n
 
 
 def find_eta(book: Workbook, layout: Layout) -> Ref | None:
@@ -122,17 +180,54 @@ def find_eta(book: Workbook, layout: Layout) -> Ref | None:
 
 
 def typed_eta(numbers: Mapping[str, np.ndarray]) -> float | None:
-    """η from the first update, w(row 1) = w(row 0) − η·∂E/∂w(row 0), when every weight agrees on it."""
-    estimates = []
+    """η from the first update, w(row 1) = w(row 0) − η·∂E/∂w(row 0), when every weight agrees on it
+    within the precision the sheet stores (pasted values rounded to a few digits agree only roughly);
+    the shortest decimal that fits every estimate (0.5, not 0.49987)."""
+    estimates, spreads = [], []
     for w in WEIGHTS:
         gradient = numbers.get(f"dE_d{w}")
-        if gradient is not None and len(gradient) > 1 and np.isfinite(gradient[0]) and gradient[0] != 0:
-            estimates.append((numbers[w][0] - numbers[w][1]) / gradient[0])
+        if gradient is None or len(gradient) < 2 or not np.isfinite(gradient[0]) or gradient[0] == 0:
+            continue
+        rounding = resolution(numbers[w][:2]).sum() + abs(resolution(gradient[:1])[0])
+        estimates.append((numbers[w][0] - numbers[w][1]) / gradient[0])
+        spreads.append(rounding / abs(gradient[0]) * (1 + abs(estimates[-1])) + 1e-6 * abs(estimates[-1]))
     if not estimates or not np.all(np.isfinite(estimates)):
         return None
-    middle = float(np.median(estimates))
-    agree = all(abs(e - middle) <= 1e-6 * abs(middle) for e in estimates)
-    return middle if agree and middle > 0 else None
+    estimates, spreads = np.array(estimates), np.array(spreads)
+    for digits in range(1, 16):
+        candidate = float(f"{float(np.median(estimates)):.{digits}g}")
+        if np.all(np.abs(estimates - candidate) <= spreads):
+            return candidate if candidate > 0 else None
+    return None
+
+
+# Labels of the learning rate's cell, as students write them (normalised: no spaces, "_", ":" or "=").
+ETA_LABELS = ("η", "eta", "lr", "learningrate", "alpha", "α", "h", "n", "rate")
+_ETA_IN_TEXT = re.compile(r"(?:η|eta|lr|learningrate|alpha|α)\(?([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)\)?")
+ETA_SEARCH_ROWS = 40  # how far above a table's header its η may sit
+
+
+def find_eta_by_label(book: Workbook, layout: Layout) -> tuple[str, float] | None:
+    """(cell, η) from a cell labelled η, LR, LR=, lr, alpha, α or h with a number beside or below it
+    (or "η = 0.5" in one cell), nearest above the table; the header row and the rows just below count too."""
+    rows = book.values.get(layout.sheet, [])
+    for r in range(
+        min(layout.header_row + 2, len(rows)), max(layout.header_row - ETA_SEARCH_ROWS, 1) - 1, -1
+    ):
+        for c, value in enumerate(rows[r - 1], start=1):
+            if not isinstance(value, str) or len(value) > 30:
+                continue
+            text = _normalised(value)
+            inline_number = _ETA_IN_TEXT.fullmatch(text)
+            if inline_number:
+                return f"{get_column_letter(c)}{r}", float(inline_number[1])
+            if text not in ETA_LABELS:
+                continue
+            for rr, cc in ((r, c + 1), (r + 1, c)):
+                number = book.cached_value(layout.sheet, rr, cc)
+                if isinstance(number, int | float) and not isinstance(number, bool) and number > 0:
+                    return f"{get_column_letter(cc)}{rr}", float(number)
+    return None
 
 
 def detect_activation(values: Mapping[str, np.ndarray]) -> Activation:
