@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from openpyxl.utils import get_column_letter, quote_sheetname
@@ -45,6 +45,7 @@ from .recognise import (
     LEAVES,
     Layout,
     detect_activation,
+    find_biases,
     find_eta,
     find_eta_by_label,
     find_layouts,
@@ -77,6 +78,7 @@ PERTURBED = {
     "w1": 0.11, "w2": -0.23, "w3": 0.37, "w4": 0.42, "w5": -0.51, "w6": 0.29, "w7": 0.61, "w8": -0.17,
 }  # fmt: skip
 PERTURBED_ETA = 0.7
+PERTURBED_BIASES = {"b1": 0.13, "b2": -0.27}
 
 # Without cached values (a file written by a program that does not calculate), the values check
 # evaluates the formulas itself; the `formulas` package takes about 1 ms a cell, so it stops after this
@@ -237,6 +239,10 @@ def check_sheet(book: Workbook, sheet: str) -> SheetReport:
 
 
 def check_table(book: Workbook, layout: Layout, label: str) -> SheetReport:
+    biases = find_biases(book, layout)
+    if biases:
+        cells = tuple((n, f"${get_column_letter(c)}${r}") for n, (_, r, c, _) in biases.items())
+        layout = replace(layout, bias_cells=cells)
     report = SheetReport(label, True, header_row=layout.header_row, rows=layout.n_rows)
     report.missing_columns = tuple(c for c in COLUMNS if c not in layout.columns)
     report.unchecked = [f"{c} (no such column)" for c in report.missing_columns]
@@ -253,7 +259,9 @@ def check_table(book: Workbook, layout: Layout, label: str) -> SheetReport:
             f"its formulas were evaluated for the first {n_rows} rows, the others compared by pattern"
         )
     numbers, shown = _sheet_values(book, layout, None if cached else Evaluator(book), n_rows)
-    act = detect_activation(numbers)
+    numbers |= {name: np.full(n_rows, value) for name, (_, _, _, value) in biases.items()}
+    perturbed = _perturbed_values(book, layout, eta_ref, biases)
+    act = detect_activation(numbers, perturbed[0])
     report.activation = act.name
     if eta_ref is None and layout.n_rows > 1:
         report.eta, report.eta_cell, note = _eta_without_reference(book, layout, numbers)
@@ -264,7 +272,7 @@ def check_table(book: Workbook, layout: Layout, label: str) -> SheetReport:
         report.unchecked.append("the weight updates (no learning rate η found)")
     values_findings = _compare(book, layout, numbers, shown, report.eta, eta_ref, act, "values", COLUMNS)
     already_named = {f.column for f in values_findings}
-    report.findings = values_findings + _formulas_check(book, layout, eta_ref, act, already_named)
+    report.findings = values_findings + _formulas_check(book, layout, eta_ref, act, already_named, perturbed)
     already_named |= {f.column for f in report.findings}
     report.findings += _pattern_check(book, layout, eta_ref, act, already_named)
     report.findings.sort(key=lambda f: COLUMNS.index(f.column))
@@ -311,15 +319,32 @@ def _eta_without_reference(
     )
 
 
-def _formulas_check(
-    book: Workbook, layout: Layout, eta_ref: Ref | None, act: Activation, already: set[str]
-) -> list[Finding]:
-    """Evaluate the student's first two rows with PERTURBED inputs and compare with backprop_core."""
+def _perturbed_values(
+    book: Workbook, layout: Layout, eta_ref: Ref | None, biases: dict
+) -> tuple[dict[str, np.ndarray], dict[str, list]]:
+    """The student's first two rows evaluated by their formulas with PERTURBED inputs."""
     overrides = {(layout.sheet, layout.first_row, layout.columns[n]): v for n, v in PERTURBED.items()}
     if eta_ref is not None:
         overrides[(eta_ref.sheet, eta_ref.row, eta_ref.col)] = PERTURBED_ETA
+    for name, (_, row, col, _) in biases.items():
+        overrides[(layout.sheet, row, col)] = PERTURBED_BIASES[name]
     evaluator = Evaluator(book, overrides)
-    numbers, shown = _sheet_values(book, layout, evaluator, min(layout.n_rows, 2))
+    n_rows = min(layout.n_rows, 2)
+    numbers, shown = _sheet_values(book, layout, evaluator, n_rows)
+    numbers |= {name: np.full(n_rows, PERTURBED_BIASES[name]) for name in biases}
+    return numbers, shown
+
+
+def _formulas_check(
+    book: Workbook,
+    layout: Layout,
+    eta_ref: Ref | None,
+    act: Activation,
+    already: set[str],
+    perturbed: tuple[dict[str, np.ndarray], dict[str, list]],
+) -> list[Finding]:
+    """Compare the first two rows, evaluated with PERTURBED inputs, with backprop_core."""
+    numbers, shown = perturbed
     computed = [c for c in COLUMNS if c not in INPUTS + TARGETS and c not in already]
     eta = PERTURBED_ETA if eta_ref is not None else None
     return _compare(book, layout, numbers, shown, eta, eta_ref, act, "formulas", computed)
@@ -341,7 +366,8 @@ def _compare(
     expected = expected_columns(numbers, eta, act)
     # The saved values are as precise as the file stores them (10 digits, pasted rounded values); the
     # formulas check's values come from the formula engine, at full precision.
-    allowed = tolerances(numbers, eta, act, INPUTS + TARGETS, expected) if check == "values" else {}
+    exact = INPUTS + TARGETS + ("b1", "b2")
+    allowed = tolerances(numbers, eta, act, exact, expected) if check == "values" else {}
     eta_cell = _absolute(eta_ref, layout.sheet) if eta_ref else None
     findings = []
     for column in columns:
@@ -490,7 +516,10 @@ def _start(numbers: dict[str, np.ndarray], eta: float | None, act: Activation) -
     """The sheet's first row and η as a Config, if backprop_core accepts them (else no correct curve)."""
     try:
         check_lr(eta)
-        return Config(**{n: float(numbers[n][0]) for n in LEAVES}, activation=act.name)
+        biases = {b: float(numbers[b][0]) for b in ("b1", "b2") if b in numbers}
+        return Config(
+            **{n: float(numbers[n][0]) for n in LEAVES}, **biases, biases=bool(biases), activation=act.name
+        )
     except (ConfigError, TypeError, ValueError):
         return None
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from backprop_core import build_network
 from backprop_core.activations import Activation
-from backprop_core.config import INPUTS, TARGETS, WEIGHTS
+from backprop_core.config import BIASES, INPUTS, TARGETS, WEIGHTS
 
 ETA = "eta"  # backprop_core's name for the learning rate in the update formulas
 
@@ -26,8 +26,9 @@ JITTER_SAMPLES = 6  # re-evaluations with the inputs moved within their stored p
 
 def expected_columns(values: Mapping[str, np.ndarray], eta: float | None, act: Activation) -> dict:
     """For each column the sheet holds: backprop_core's value, row by row, computed from the sheet's
-    own values of what that column depends on. Columns the sheet lacks are computed as intermediates."""
-    network = build_network(False)
+    own values of what that column depends on. Columns the sheet lacks are computed as intermediates.
+    A sheet with biases has b1 and b2 among `values`: backprop_core's network with biases then."""
+    network = build_network(all(b in values for b in BIASES))
     env = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
     expected = {}
     with np.errstate(all="ignore"):
@@ -41,7 +42,11 @@ def expected_columns(values: Mapping[str, np.ndarray], eta: float | None, act: A
                 env[formula.name] = result
         n = env["w1"].shape[0]
         for name in INPUTS + TARGETS:
-            expected[name] = np.full(n, env[name][0])  # inputs and targets stay as in the first row
+            expected[name] = np.full(n, env[name][0])
+        for name in BIASES:
+            expected.pop(
+                name, None
+            )  # the biases are the sheet's fixed inputs, not a column to check  # inputs and targets stay as in the first row
         if eta is not None and n > 1:
             previous = {k: v[:-1] for k, v in env.items()} | {ETA: np.float64(eta)}
             by_name = network.by_name()

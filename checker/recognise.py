@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from openpyxl.utils import get_column_letter
 
-from backprop_core import ACTIVATIONS, COLUMNS
+from backprop_core import ACTIVATIONS, COLUMNS, build_network
 from backprop_core.activations import Activation
-from backprop_core.config import INPUTS, MAX_STEPS, TARGETS, WEIGHTS
+from backprop_core.config import BIASES, INPUTS, MAX_STEPS, TARGETS, WEIGHTS
+from backprop_core.expr import Activate, Sym
 
 from .expected import first_mismatch, resolution
 from .parse import FormulaError
@@ -77,6 +78,8 @@ class Layout:
     columns: dict[str, int]  # backprop_core column name -> sheet column index (1-based)
     first_row: int
     n_rows: int
+    # With biases: b1, b2 -> their cells as a formula writes them ($E$3); empty for the classroom's network.
+    bias_cells: tuple[tuple[str, str], ...] = ()
 
     def cell(self, name: str, k: int) -> str:
         """The A1 address of `name` in the table's row k (0 is the first row)."""
@@ -210,39 +213,69 @@ ETA_SEARCH_ROWS = 40  # how far above a table's header its η may sit
 def find_eta_by_label(book: Workbook, layout: Layout) -> tuple[str, float] | None:
     """(cell, η) from a cell labelled η, LR, LR=, lr, alpha, α or h with a number beside or below it
     (or "η = 0.5" in one cell), nearest above the table; the header row and the rows just below count too."""
+    found = labelled_number(book, layout, ETA_LABELS, _ETA_IN_TEXT)
+    return (found[0], found[3]) if found and found[3] > 0 else None
+
+
+def find_biases(book: Workbook, layout: Layout) -> dict[str, tuple[str, int, int, float]]:
+    """The bias cells of a sheet with biases (labelled b1 and b2, as the export writes them): name ->
+    (cell, row, column, value). Empty for the classroom's network without biases."""
+    found = {}
+    for name in BIASES:
+        cell = labelled_number(book, layout, (name,), None)
+        if cell is not None:
+            found[name] = cell
+    return found if len(found) == len(BIASES) else {}
+
+
+def labelled_number(
+    book: Workbook, layout: Layout, labels: tuple[str, ...], inline: re.Pattern | None
+) -> tuple[str, int, int, float] | None:
+    """(cell, row, column, value): the number beside or below a cell whose text is one of `labels`
+    (normalised), nearest above the table; or a number written into the label cell (`inline`)."""
     rows = book.values.get(layout.sheet, [])
-    for r in range(
-        min(layout.header_row + 2, len(rows)), max(layout.header_row - ETA_SEARCH_ROWS, 1) - 1, -1
-    ):
+    last = min(layout.header_row + 2, len(rows))
+    for r in range(last, max(layout.header_row - ETA_SEARCH_ROWS, 1) - 1, -1):
         for c, value in enumerate(rows[r - 1], start=1):
             if not isinstance(value, str) or len(value) > 30:
                 continue
             text = _normalised(value)
-            inline_number = _ETA_IN_TEXT.fullmatch(text)
-            if inline_number:
-                return f"{get_column_letter(c)}{r}", float(inline_number[1])
-            if text not in ETA_LABELS:
+            in_text = inline.fullmatch(text) if inline else None
+            if in_text:
+                return f"{get_column_letter(c)}{r}", r, c, float(in_text[1])
+            if text not in labels:
                 continue
             for rr, cc in ((r, c + 1), (r + 1, c)):
                 number = book.cached_value(layout.sheet, rr, cc)
-                if isinstance(number, int | float) and not isinstance(number, bool) and number > 0:
-                    return f"{get_column_letter(cc)}{rr}", float(number)
+                if number is None:
+                    number = book.raw(layout.sheet, rr, cc)
+                if isinstance(number, int | float) and not isinstance(number, bool):
+                    return f"{get_column_letter(cc)}{rr}", rr, cc, float(number)
     return None
 
 
-def detect_activation(values: Mapping[str, np.ndarray]) -> Activation:
-    """The activation whose forward pass matches the sheet's a_h1 … a_o2 on the first row (else sigmoid)."""
-    pairs = [
-        (p, a) for p, a in (("h1", "a_h1"), ("h2", "a_h2"), ("o1", "a_o1"), ("o2", "a_o2")) if a in values
-    ]
+# (pre-activation, activation) pairs, from the network's trees: a_h1 = act(h1), ...
+ACTIVATED = tuple(
+    (f.expr.arg.name, f.name)
+    for f in build_network(False).formulas
+    if isinstance(f.expr, Activate) and isinstance(f.expr.arg, Sym)
+)
+
+
+def detect_activation(*samples: Mapping[str, np.ndarray]) -> Activation:
+    """The activation whose forward pass matches the sheet's a_h1 … a_o2 on the first row of each sample
+    (the sheet's own values, and its formulas evaluated with other inputs, where negative pre-activations
+    tell ReLU from linear); sigmoid if none matches."""
     best, best_hits = ACTIVATIONS["sigmoid"], -1
     for act in ACTIVATIONS.values():
-        with np.errstate(all="ignore"):
-            hits = sum(
-                first_mismatch(act.forward(values[p][:1]), values[a][:1]) is None
-                for p, a in pairs
-                if p in values
-            )
+        hits = 0
+        for values in samples:
+            with np.errstate(all="ignore"):
+                hits += sum(
+                    first_mismatch(act.forward(values[p][:1]), values[a][:1]) is None
+                    for p, a in ACTIVATED
+                    if p in values and a in values
+                )
         if hits > best_hits:
             best, best_hits = act, hits
     return best
