@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backprop_core import CLASSROOM_LRS, Config  # noqa: E402
-from checker.check import check_workbook  # noqa: E402
 from exports.xlsx import workbook_bytes  # noqa: E402
+from sheetcheck.check import check_workbook  # noqa: E402
 from tests.recalc import RecalcError, recalculate  # noqa: E402
 
 

@@ -6,16 +6,16 @@ import zipfile
 import pytest
 
 from backprop_core import Config
-from checker import cli as check_cli
-from checker.check import WorkbookError, check_workbook
-from checker.safe_xlsx import (
+from exports.xlsx import workbook_bytes
+from sheetcheck import cli as check_cli
+from sheetcheck.check import WorkbookError, check_workbook
+from sheetcheck.safe_xlsx import (
     MAX_RATIO,
     MAX_UNCOMPRESSED_BYTES,
     MAX_UPLOAD_BYTES,
     UnsafeWorkbook,
     check_upload,
 )
-from exports.xlsx import workbook_bytes
 
 
 @pytest.fixture(scope="module")

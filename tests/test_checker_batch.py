@@ -9,9 +9,9 @@ import openpyxl
 import pytest
 
 from backprop_core import Config
-from checker import batch, cli
-from checker.check import TooLarge, WorkbookError, check_workbook
 from exports.xlsx import FIRST_ROW, LETTER, workbook_bytes
+from sheetcheck import batch, cli
+from sheetcheck.check import TooLarge, WorkbookError, check_workbook
 
 SHEET = "LR 0.5"
 
@@ -138,7 +138,7 @@ def test_a_deep_chain_of_references_is_too_deep_not_the_students_error(good):
 
 
 def test_a_budget_that_runs_out_is_a_too_large_error(good):
-    from checker.budget import Budget
+    from sheetcheck.budget import Budget
 
     with pytest.raises(TooLarge, match="too large to check: more than 10 cells"):
         check_workbook(good, "x.xlsx", Budget(cells=10))

@@ -16,8 +16,8 @@ from openpyxl.utils import get_column_letter
 
 from backprop_core import ACTIVATIONS, COLUMNS, Config, build_network, run_steps
 from backprop_core.config import INPUTS, TARGETS, WEIGHTS
-from checker import cli
-from checker.check import check_workbook
+from sheetcheck import cli
+from sheetcheck.check import check_workbook
 
 NETWORK = build_network(False).by_name()
 SIGMOID = ACTIVATIONS["sigmoid"]
