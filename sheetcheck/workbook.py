@@ -24,9 +24,8 @@ MAX_FULL_LOAD_BYTES = 8 * 1024 * 1024
 class Workbook:
     """The student's workbook, read twice: the values Excel cached when it saved, and the formulas.
 
-    Reading is most of a check's time, so both are read in openpyxl's streaming read-only mode: the
-    values once, whole; the formulas only as far down a sheet as the check needs (the first rows, and
-    the rows of wrong cells). Excel tables (structured references) need the full reader, which is the
+    Reading is most of a check's time, so both are read in openpyxl's streaming read-only mode, once
+    each: the values of every sheet, the formulas of the sheets that hold a table. Excel tables (structured references) need the full reader, which is the
     only one that exposes ws.tables.
     """
 
@@ -82,12 +81,10 @@ class Workbook:
     def _formula_rows_to(self, sheet: str, row: int) -> list[tuple]:
         rows = self._formula_rows.get(sheet, [])
         if row > len(rows) and sheet not in self._complete and sheet in self.sheetnames:
-            # Read ahead, so walking down a sheet reads it about twice at most; past 4,096 rows read it all.
-            wanted = max(row, 2 * len(rows), 64)
-            wanted = None if wanted > 4096 else wanted
-            rows = _rows(self.formulas[sheet], self.budget, wanted)
-            if wanted is None or len(rows) < wanted:
-                self._complete.add(sheet)
+            # Each table's every formula is compared with its column's pattern, so a sheet with a table is
+            # read whole, once (a sheet read only for its header row is never read here).
+            rows = _rows(self.formulas[sheet], self.budget)
+            self._complete.add(sheet)
             self._formula_rows[sheet] = rows
         return rows
 
