@@ -12,6 +12,18 @@ from backprop_core.activations import Activation
 from backprop_core.config import BIASES, INPUTS, TARGETS, WEIGHTS
 
 ETA = "eta"  # backprop_core's name for the learning rate in the update formulas
+UPDATES = {w: build_network(False).by_name()[f"next_{w}"] for w in WEIGHTS}  # w -> its update's tree
+# What each weight's update reads besides η, from its tree: w1 -> (dE_dw1, w1), of the row above.
+UPDATE_READS = {w: tuple(sorted(tree.symbols() - {ETA})) for w, tree in UPDATES.items()}
+
+
+def update_step(w: str, values: Mapping[str, np.ndarray], act: Activation) -> np.ndarray:
+    """How far one unit of η moves `w` in each row: next_w(η=0) − next_w(η=1), from the update's tree."""
+    env = {n: np.asarray(values[n], dtype=np.float64) for n in UPDATE_READS[w]}
+    return UPDATES[w].evaluate(env | {ETA: np.float64(0)}, act) - UPDATES[w].evaluate(
+        env | {ETA: np.float64(1)}, act
+    )
+
 
 # A cell agrees with backprop_core when |found - expected| <= REL_TOL * max(|expected|, FLOOR * scale)
 # plus what the stored precision allows (see tolerance), scale being the column's largest expected

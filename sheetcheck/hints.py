@@ -19,7 +19,7 @@ from backprop_core.config import INPUTS, TARGETS, WEIGHTS
 from backprop_core.expr import plain_symbol
 from exports.xlsx import plain_text  # symbols as the exported sheets write them
 
-from .expected import ETA
+from .expected import ETA, UPDATE_READS
 from .parse import FormulaError
 from .recognise import Layout
 from .references import Ref
@@ -44,7 +44,7 @@ def expected_references(
     """The quantities (name, row offset) the right formula of `column` reads, intermediates and the
     columns not `present` inlined, as the xlsx export writes it (a sigmoid's slope as a·(1−a))."""
     if column in WEIGHTS:
-        return {(column, -1), (f"dE_d{column}", -1), (ETA, 0)}
+        return {(name, -1) for name in UPDATE_READS[column]} | {(ETA, 0)}
     if column in INPUTS + TARGETS:
         return set()
     formulas = build_network(bool(layout and layout.bias_cells)).by_name()

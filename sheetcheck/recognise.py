@@ -22,7 +22,7 @@ from backprop_core.activations import Activation
 from backprop_core.config import BIASES, INPUTS, MAX_STEPS, TARGETS, WEIGHTS
 from backprop_core.expr import Activate, Sym
 
-from .expected import first_mismatch, resolution
+from .expected import UPDATE_READS, first_mismatch, resolution, update_step
 from .parse import FormulaError
 from .references import Ref
 from .workbook import Workbook
@@ -175,7 +175,7 @@ def find_eta(book: Workbook, layout: Layout) -> Ref | None:
             continue
         if parsed is None:
             continue
-        own = {(row - 1, layout.columns[w]), (row - 1, layout.columns.get(f"dE_d{w}", -1))}
+        own = {(row - 1, layout.columns.get(n, -1)) for n in UPDATE_READS[w]}
         others = [r for r in parsed.refs if not (r.sheet == layout.sheet and (r.row, r.col) in own)]
         if len(others) == 1 and others[0].is_cell:
             votes[others[0]] += 1
@@ -183,17 +183,22 @@ def find_eta(book: Workbook, layout: Layout) -> Ref | None:
 
 
 def typed_eta(numbers: Mapping[str, np.ndarray]) -> float | None:
-    """η from the first update, w(row 1) = w(row 0) − η·∂E/∂w(row 0), when every weight agrees on it
+    """η from the first update (w(row 1) = w(row 0) − η × the update's step), when every weight agrees on it
     within the precision the sheet stores (pasted values rounded to a few digits agree only roughly);
     the shortest decimal that fits every estimate (0.5, not 0.49987)."""
     estimates, spreads = [], []
     for w in WEIGHTS:
-        gradient = numbers.get(f"dE_d{w}")
-        if gradient is None or len(gradient) < 2 or not np.isfinite(gradient[0]) or gradient[0] == 0:
+        if len(numbers[w]) < 2 or not all(n in numbers for n in UPDATE_READS[w]):
             continue
-        rounding = resolution(numbers[w][:2]).sum() + abs(resolution(gradient[:1])[0])
-        estimates.append((numbers[w][0] - numbers[w][1]) / gradient[0])
-        spreads.append(rounding / abs(gradient[0]) * (1 + abs(estimates[-1])) + 1e-6 * abs(estimates[-1]))
+        with np.errstate(all="ignore"):
+            step = float(
+                update_step(w, {n: numbers[n][:1] for n in UPDATE_READS[w]}, ACTIVATIONS["sigmoid"])[0]
+            )
+        if not np.isfinite(step) or step == 0:
+            continue
+        rounding = sum(float(resolution(numbers[n][:2]).max()) for n in UPDATE_READS[w])
+        estimates.append((numbers[w][0] - numbers[w][1]) / step)
+        spreads.append(rounding / abs(step) * (1 + abs(estimates[-1])) + 1e-6 * abs(estimates[-1]))
     if not estimates or not np.all(np.isfinite(estimates)):
         return None
     estimates, spreads = np.array(estimates), np.array(spreads)
