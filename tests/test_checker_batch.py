@@ -248,3 +248,29 @@ def test_round_trip_through_libreoffice_clean_and_one_planted_mistake_per_column
             assert cells == {f"{SHEET}!{LETTER[column]}{PLANTED_ROW}"}, (column, cells)
     print(f"planted {len(computed)}, caught {caught}, false alarms {len(false_alarms)} {false_alarms}")
     assert caught == len(computed) and false_alarms == []
+
+
+@pytest.mark.slow
+def test_the_pages_worker_process_checks_and_a_hung_check_is_cut_off(good):
+    from sheetcheck.batch import Submission
+    from sheetcheck.worker import check_in_worker
+
+    row = check_in_worker(Submission("alice.xlsx", good))
+    assert row.verdict == "ok" and row.report is not None
+    late = check_in_worker(Submission("bob.xlsx", good), timeout_s=0.001)  # past its timeout: cut off
+    assert late.verdict == "unreadable" and late.reason.startswith("too large to check")
+    assert check_in_worker(Submission("carol.xlsx", good)).verdict == "ok"  # a fresh worker takes over
+
+
+def test_the_json_names_what_was_not_checked(tmp_path, capsys, good):
+    wb = openpyxl.load_workbook(io.BytesIO(good))
+    wb[SHEET][f"{LETTER['dE_dw8']}{FIRST_ROW - 1}"] = "gradient 8"  # a header the checker cannot read
+    path = tmp_path / "s.xlsx"
+    wb.save(path)
+    assert cli.main([str(path), "--json"]) == 3
+    import json
+
+    report = json.loads(capsys.readouterr().out)
+    sheet = next(s for s in report["sheets"] if s["name"] == SHEET)
+    assert report["verdict"] == "incomplete" and sheet["verdict"] == "incomplete"
+    assert sheet["unchecked"] == ["dE_dw8 (no such column)"] and sheet["findings"] == []
