@@ -260,6 +260,9 @@ def check_table(book: Workbook, layout: Layout, label: str) -> SheetReport:
         )
     numbers, shown = _sheet_values(book, layout, None if cached else Evaluator(book), n_rows)
     numbers |= {name: np.full(n_rows, value) for name, (_, _, _, value) in biases.items()}
+    for name in INPUTS + TARGETS:  # typed once, in the first row: a later empty cell means the same value
+        blank = _blank_rows(book, layout, name, n_rows)
+        numbers[name] = np.where(blank, numbers[name][0], numbers[name])
     perturbed = _perturbed_values(book, layout, eta_ref, biases)
     act = detect_activation(numbers, perturbed[0])
     report.activation = act.name
@@ -290,6 +293,18 @@ def check_table(book: Workbook, layout: Layout, label: str) -> SheetReport:
     report.info = _starting_values(numbers)
     report.note = "; ".join(notes)
     return report
+
+
+def _blank_rows(book: Workbook, layout: Layout, column: str, n_rows: int) -> np.ndarray:
+    """Which of the column's first n_rows cells are empty (no value, no formula)."""
+    col = layout.columns[column]
+    rows = range(layout.first_row, layout.first_row + n_rows)
+    return np.array(
+        [
+            book.raw(layout.sheet, r, col) is None and book.cached_value(layout.sheet, r, col) is None
+            for r in rows
+        ]
+    )
 
 
 def _holds_formulas(book: Workbook, layout: Layout) -> bool:
@@ -340,6 +355,10 @@ def _perturbed_values(
 ) -> tuple[dict[str, np.ndarray], dict[str, list]]:
     """The student's first two rows evaluated by their formulas with PERTURBED inputs."""
     overrides = {(layout.sheet, layout.first_row, layout.columns[n]): v for n, v in PERTURBED.items()}
+    for name in INPUTS + TARGETS:  # inputs typed again (or left empty) in the second row are inputs too
+        row, col = layout.first_row + 1, layout.columns[name]
+        if layout.n_rows > 1 and book.formula(layout.sheet, row, col) is None:
+            overrides[(layout.sheet, row, col)] = PERTURBED[name]
     if eta_ref is not None:
         overrides[(eta_ref.sheet, eta_ref.row, eta_ref.col)] = PERTURBED_ETA
     for name, (_, row, col, _) in biases.items():
@@ -390,7 +409,13 @@ def _compare(
         if column not in expected or column not in numbers:
             continue
         start = 1 if column in WEIGHTS else 0  # the first row's weights are the sheet's own choice
-        k = first_mismatch(expected[column], numbers[column], start, allowed.get(column, 0.0))
+        found_numbers = numbers[column]
+        if column in INPUTS + TARGETS:
+            # Inputs and targets typed once, in the first row, with the later rows' cells left empty, are
+            # no mistake (a formula that reads an empty cell is wrong, and named in its own column).
+            blank = _blank_rows(book, layout, column, len(found_numbers))
+            found_numbers = np.where(blank, expected[column], found_numbers)
+        k = first_mismatch(expected[column], found_numbers, start, allowed.get(column, 0.0))
         if k is None:
             continue
         value = float(expected[column][k])

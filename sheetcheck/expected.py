@@ -42,6 +42,11 @@ def expected_columns(values: Mapping[str, np.ndarray], eta: float | None, act: A
     A sheet with biases has b1 and b2 among `values`: backprop_core's network with biases then."""
     network = build_network(all(b in values for b in BIASES))
     env = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
+    for name in (
+        INPUTS + TARGETS
+    ):  # fixed for the whole table: the first row's (later rows may leave them empty)
+        if name in env and len(env[name]):
+            env[name] = np.full(len(env[name]), env[name][0])
     expected = {}
     with np.errstate(all="ignore"):
         for formula in network.formulas:

@@ -392,3 +392,23 @@ def test_no_false_alarm_on_a_long_correct_table_of_full_precision_values():
     assert report.verdict == "ok"
     assert math.isclose(report.recognised[0].errors[0], 0.014181377937891659, rel_tol=1e-12)
     assert np.all(np.diff(report.recognised[0].errors) < 0)
+
+
+def test_inputs_typed_once_in_the_first_row_are_no_mistake():
+    """t1 … i2 typed in the first row only, every formula reading them there ($B$6)."""
+    first_row = {"t1": "$B$6", "t2": "$C$6", "i1": "$D$6", "i2": "$E$6"}
+
+    def plant(name, k, text):
+        for symbol, cell in first_row.items():
+            text = text.replace("{" + symbol + "}", cell)
+        return text
+
+    def layout(ws):
+        letter = write_table(ws, 5, 2, plant=plant)
+        for k in range(1, 6):
+            for name in first_row:
+                ws[f"{letter[name]}{6 + k}"] = None
+        return letter
+
+    report = check_workbook(book(layout), "s.xlsx")
+    assert report.verdict == "ok", [(f.column, f.cell, f.hint) for s in report.sheets for f in s.findings]
