@@ -1,4 +1,7 @@
-"""Check a worksheet: upload a student's .xlsx, see the wrong cells named and the sheet's own error curve."""
+"""Check worksheets: upload a student's .xlsx (or a class's, or one .zip), see the wrong cells named.
+
+One workbook: its full report. Several: the class table (one row per workbook, with a download); a click
+on a row opens that student's full report. Each check runs in a worker process (sheetcheck.worker)."""
 
 import json
 import re
@@ -8,11 +11,30 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from backprop_core.expr import plain_symbol
-from exports.check import Report, SheetReport, WorkbookError, check_workbook
-from exports.safe_xlsx import MAX_UPLOAD_BYTES
 from lab.format import number, show_number
+from sheetcheck.batch import (
+    LIMITS,
+    MAX_BATCH_BYTES,
+    MAX_WORKBOOKS,
+    Row,
+    Submission,
+    from_zip,
+    line,
+    report_csv,
+)
+from sheetcheck.check import SheetReport
+from sheetcheck.cli import summary
+from sheetcheck.safe_xlsx import MAX_UPLOAD_BYTES
+from sheetcheck.worker import check_in_worker
 
 UPLOAD_LIMIT_MB = MAX_UPLOAD_BYTES // (1024 * 1024)
+ZIP_LIMIT_MB = MAX_BATCH_BYTES // (1024 * 1024)
+VERDICT_WORDS = {
+    "ok": "every column checked and right",
+    "mistakes": "mistakes found",
+    "incomplete": "nothing wrong found, but not everything could be checked",
+    "unreadable": "cannot be checked",
+}
 
 
 def plain(text: str) -> str:
@@ -20,9 +42,31 @@ def plain(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+\-.!$|<>~])", r"\\\1", text)
 
 
-@st.cache_data(max_entries=16, show_spinner="Checking every sheet…")
-def checked(data: bytes, name: str) -> Report:
-    return check_workbook(data, name)
+@st.cache_data(max_entries=600, show_spinner=False)
+def checked(name: str, data: bytes | None, error: str | None) -> Row:
+    return check_in_worker(Submission(name, data, error))
+
+
+def submissions(uploads) -> list[Submission]:
+    """The uploaded workbooks, a .zip unpacked (each member refused on its own if it could be a bomb)."""
+    found = []
+    for upload in uploads:
+        data = upload.getvalue()
+        if upload.name.lower().endswith(".zip"):
+            if len(data) > MAX_BATCH_BYTES:
+                found.append(Submission(upload.name, error=f"the archive is larger than {ZIP_LIMIT_MB} MB"))
+            else:
+                found.extend(from_zip(data, upload.name))
+        elif len(data) > MAX_UPLOAD_BYTES:
+            found.append(
+                Submission(
+                    upload.name,
+                    error=f"the file is {len(data) / 1e6:.1f} MB; the limit is {UPLOAD_LIMIT_MB} MB",
+                )
+            )
+        else:
+            found.append(Submission(upload.name, data))
+    return found
 
 
 def findings_table(sheet: SheetReport) -> pd.DataFrame:
@@ -73,20 +117,27 @@ def curve_gap(sheet: SheetReport) -> float | None:
 
 
 def show_sheet(sheet: SheetReport) -> None:
-    st.subheader(f"Sheet {sheet.name}")
+    st.subheader(f"Sheet {plain(sheet.name)}")
     if not sheet.recognised:
-        st.info(f"{sheet.note[:1].upper()}{sheet.note[1:]}.", icon=":material/help:")
+        st.info(plain(f"{sheet.note[:1].upper()}{sheet.note[1:]}."), icon=":material/help:")
         return
     eta = (
         f"η = {show_number(sheet.eta)} (cell {sheet.eta_cell})"
         if sheet.eta is not None
         else "no η cell found"
     )
-    st.caption(f"Header on row {sheet.header_row}, {sheet.rows:,} rows, {eta}, {sheet.activation} units.")
+    st.caption(
+        plain(f"Header on row {sheet.header_row}, {sheet.rows:,} rows, {eta}, {sheet.activation} units.")
+    )
     if sheet.note:
-        st.caption(f"Note: {sheet.note}.")
-    if sheet.missing_columns:
-        st.caption(f"Not in the table, so not checked: {', '.join(sheet.missing_columns)}.")
+        st.caption(plain(f"Note: {sheet.note}."))
+    for info in sheet.info:
+        st.caption(f"Worth a look: {info}.")
+    if sheet.unchecked:
+        st.warning(
+            "Not checked, so this sheet is not passed: " + plain("; ".join(sheet.unchecked)) + ".",
+            icon=":material/visibility_off:",
+        )
     if sheet.findings:
         st.error(
             f"{len(sheet.findings)} wrong column(s): the first wrong cell of each.", icon=":material/close:"
@@ -105,7 +156,7 @@ def show_sheet(sheet: SheetReport) -> None:
                 for f in sheet.findings
             )
         )
-    else:
+    elif not sheet.unchecked:
         st.success(
             "Every column agrees with backprop_core: the values, and the formulas with other inputs "
             "(t1 ≠ t2, other weights and η).",
@@ -122,49 +173,106 @@ def show_sheet(sheet: SheetReport) -> None:
         )
 
 
-st.title("Check a worksheet")
-st.markdown(
-    "Upload a student's Excel file. Every sheet that holds the iteration table (a header row with t1, t2, "
-    "i1, i2, w1…w8, E_total and the gradients, on any row, in any order) is recomputed with the app's engine, "
-    "and the first wrong cell of each column is named. The formulas are also evaluated with other inputs "
-    "(t1 ≠ t2), which shows mistakes that the classroom values hide, such as a_h1 in ∂E/∂w3 "
-    "(E_total moves by only 1e-10) or t1 where t2 belongs."
-)
-upload = st.file_uploader(
-    "Student workbook (.xlsx)", type=["xlsx"], max_upload_size=UPLOAD_LIMIT_MB, key="checker_upload"
-)
-if upload is None:
-    st.stop()
-data = upload.getvalue()
-if len(data) > MAX_UPLOAD_BYTES:
-    st.error(
-        f"The file is {len(data) / 1e6:.1f} MB; the limit is {UPLOAD_LIMIT_MB} MB.", icon=":material/block:"
+def show_report(row: Row) -> None:
+    """One student's full report."""
+    report = row.report
+    if report is None:
+        st.error(f"{plain(row.file)} cannot be checked: {plain(row.reason)}.", icon=":material/block:")
+        return
+    for warning in report.warnings:
+        st.warning(plain(f"{warning[:1].upper()}{warning[1:]}."), icon=":material/link_off:")
+    sentence = plain(summary(report)[:1].upper() + summary(report)[1:]) + "."
+    {"ok": st.success, "mistakes": st.error}.get(report.verdict, st.warning)(sentence)
+    for sheet in report.sheets:
+        show_sheet(sheet)
+    st.download_button(
+        "Download the report (.json)",
+        data=json.dumps(report.to_json(), indent=2, ensure_ascii=False),
+        file_name="check-report.json",
+        mime="application/json",
+        icon=":material/download:",
+        key=f"json-{row.file}",
     )
+
+
+def class_table(rows: list[Row]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "file": row.file,
+                "verdict": row.verdict,
+                "wrong columns": ", ".join(dict.fromkeys(plain_symbol(c) for c, _, _ in row.wrong)),
+                "first wrong cell": row.wrong[0][1] if row.wrong else "",
+                "not checked / why": row.reason or "; ".join(row.unchecked),
+            }
+            for row in rows
+        ]
+    )
+
+
+st.title("Check worksheets")
+st.markdown(
+    "Upload a student's Excel file, several, or one .zip of a class's submissions. Every sheet that holds "
+    "the iteration table (a header row with t1, t2, i1, i2, w1…w8, E_total and the gradients, on any row, in "
+    "any order) is recomputed with the app's engine, and the first wrong cell of each column is named. The "
+    "formulas are also evaluated with other inputs (t1 ≠ t2), which shows mistakes that the classroom values "
+    "hide. A sheet passes only when every column and the weight updates were checked. "
+    f"Limits: {LIMITS}."
+)
+uploads = st.file_uploader(
+    "Student workbooks (.xlsx), or one .zip of them",
+    type=["xlsx", "zip"],
+    accept_multiple_files=True,
+    max_upload_size=ZIP_LIMIT_MB,
+    key="checker_upload",
+)
+if not uploads:
     st.stop()
-try:
-    report = checked(data, upload.name)
-except WorkbookError as error:
-    st.error(f"{upload.name} cannot be checked: {error}.", icon=":material/block:")
+found = submissions(uploads)
+if len(found) > MAX_WORKBOOKS:
+    st.error(f"{len(found)} workbooks: at most {MAX_WORKBOOKS} in one batch.", icon=":material/block:")
+    st.stop()
+if not found:
+    st.error("No .xlsx workbook in the upload.", icon=":material/search_off:")
+    st.stop()
+progress = st.progress(0.0, text="Checking…") if len(found) > 1 else None
+rows = []
+with st.spinner("Checking every sheet…"):
+    for i, submission in enumerate(found):
+        rows.append(checked(submission.name, submission.data, submission.error))
+        if progress is not None:
+            progress.progress((i + 1) / len(found), text=f"Checked {i + 1} of {len(found)}")
+if progress is not None:
+    progress.empty()
+
+if len(rows) == 1:
+    show_report(rows[0])
     st.stop()
 
-for warning in report.warnings:
-    st.warning(f"{warning[:1].upper()}{warning[1:]}.", icon=":material/link_off:")
-if not report.recognised:
-    st.warning(
-        "No sheet of this workbook holds an iteration table: no header row names t1, t2, i1, i2, w1…w8 and E_total.",
-        icon=":material/search_off:",
-    )
-elif report.mistakes:
-    wrong = sum(1 for s in report.sheets if s.findings)
-    st.error(f"{report.mistakes} mistake(s) in {wrong} of {len(report.recognised)} sheet(s).")
-else:
-    st.success(f"No mistake in {len(report.recognised)} sheet(s).")
-for sheet in report.sheets:
-    show_sheet(sheet)
+counts = {v: sum(r.verdict == v for r in rows) for v in VERDICT_WORDS}
+st.subheader(f"{len(rows)} workbooks")
+st.caption(" · ".join(f"{n} {v} ({VERDICT_WORDS[v]})" for v, n in counts.items() if n))
+selection = st.dataframe(
+    class_table(rows),
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="single-row",
+    key="class_table",
+    column_config={"not checked / why": st.column_config.TextColumn(width="large")},
+)
 st.download_button(
-    "Download the report (.json)",
-    data=json.dumps(report.to_json(), indent=2, ensure_ascii=False),
-    file_name="check-report.json",
-    mime="application/json",
+    "Download the class report (.csv)",
+    data=report_csv(rows),
+    file_name="class-report.csv",
+    mime="text/csv",
     icon=":material/download:",
 )
+chosen = selection.selection.rows if selection else []
+if chosen:
+    row = rows[chosen[0]]
+    st.divider()
+    st.subheader(f"Report: {plain(row.file)}")
+    st.code(line(row), language=None)
+    show_report(row)
+else:
+    st.caption("Click a row to open that student's full report.")

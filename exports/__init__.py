@@ -1,1 +1,1 @@
-"""Worksheets out and in: a live .xlsx export (exports.xlsx) and a checker for students' workbooks (exports.check)."""
+"""Worksheets out: a live .xlsx export of the classroom table (exports.xlsx). The checker that reads students' workbooks is the sheetcheck package; `python -m exports check` forwards to it."""

@@ -1,7 +1,7 @@
 """python -m exports {xlsx,check} ...
 
 python -m exports xlsx --lrs 0.1,0.2,0.5,0.8,1.0,2.0 --steps 100 --out backprop.xlsx
-python -m exports check student.xlsx [--json]
+python -m exports check PATH... [--json] [--report class.csv]   (the checker package: python -m sheetcheck)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] == "xlsx":
         from .xlsx_cli import main as command
     else:
-        from .check_cli import main as command
+        from sheetcheck.cli import main as command
     return command(argv[1:])
 
 

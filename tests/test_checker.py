@@ -15,10 +15,10 @@ import pytest
 from openpyxl.utils import get_column_letter
 
 from backprop_core import ACTIVATIONS, COLUMNS, Config, build_network
-from exports import check_cli
-from exports.check import PERTURBED, check_workbook
-from exports.recognise import column_for_label
 from exports.xlsx import ETA_CELL, FIRST_ROW, HEADER_ROW, LETTER, workbook_bytes
+from sheetcheck import cli as check_cli
+from sheetcheck.check import PERTURBED, check_workbook
+from sheetcheck.recognise import column_for_label
 
 SHEETS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "student-sheets"
 VARUN = SHEETS / "erav1-varun-senthilnathan.xlsx"
@@ -349,7 +349,7 @@ def test_cli_on_the_real_workbooks(capsys):
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="needs LibreOffice (soffice) to recalculate")
 def test_libreoffice_recalculated_workbook_passes_the_values_check(tmp_path, exported):
     """LibreOffice computes every cell of the exported sheet; those values must agree with backprop_core."""
-    from exports.recalc import recalculate
+    from tests.recalc import recalculate
 
     source = tmp_path / "in" / "export.xlsx"
     source.parent.mkdir()
@@ -418,7 +418,7 @@ def test_a_cell_without_a_finite_number_is_null_in_the_json_report() -> None:
     """JSON has no NaN: a cell holding an error (read as NaN) must still give a report json.loads accepts."""
     import json
 
-    from exports.check import Finding
+    from sheetcheck.check import Finding
 
     finding = Finding(
         column="dE_dw3", cell="Sheet1!Z33", check="values", expected=0.5, found=float("nan"), hint=""

@@ -6,16 +6,16 @@ import zipfile
 import pytest
 
 from backprop_core import Config
-from exports import check_cli
-from exports.check import WorkbookError, check_workbook
-from exports.safe_xlsx import (
+from exports.xlsx import workbook_bytes
+from sheetcheck import cli as check_cli
+from sheetcheck.check import WorkbookError, check_workbook
+from sheetcheck.safe_xlsx import (
     MAX_RATIO,
     MAX_UNCOMPRESSED_BYTES,
     MAX_UPLOAD_BYTES,
     UnsafeWorkbook,
     check_upload,
 )
-from exports.xlsx import workbook_bytes
 
 
 @pytest.fixture(scope="module")
@@ -170,9 +170,12 @@ def test_hostile_formulas_in_a_table_are_named_not_run(good, column, formula):
     assert column in wrong and isinstance(wrong[column].found, str)
 
 
-def test_the_cli_says_a_folder_is_a_folder_and_a_missing_file_is_missing(tmp_path, capsys):
+def test_the_cli_says_a_folder_holds_no_workbook_and_a_missing_file_is_missing(tmp_path, capsys):
     (tmp_path / "sheets.xlsx").mkdir()
-    for path, reason in ((tmp_path / "sheets.xlsx", "is a folder"), (tmp_path / "gone.xlsx", "no such file")):
+    for path, reason in (
+        (tmp_path / "sheets.xlsx", "no .xlsx workbook in"),
+        (tmp_path / "gone.xlsx", "no such file"),
+    ):
         assert check_cli.main([str(path)]) == 2
         captured = capsys.readouterr()
         assert captured.out == "" and len(captured.err.strip().splitlines()) == 1

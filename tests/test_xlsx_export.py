@@ -30,7 +30,6 @@ import pytest
 from backprop_core import ACTIVATIONS, CLASSROOM_LRS, COLUMNS, Config, ConfigError, build_network, run_steps
 from backprop_core.expr import plain_symbol
 from exports.__main__ import main as exports_main
-from exports.recalc import RecalcError, recalculate_many
 from exports.xlsx import (
     BIAS_CELLS,
     ETA_CELL,
@@ -40,6 +39,7 @@ from exports.xlsx import (
     sheet_title,
     workbook_bytes,
 )
+from tests.recalc import RecalcError, recalculate_many
 
 RELATIVE = 1e-12
 ABSOLUTE_FLOOR = 1e-15

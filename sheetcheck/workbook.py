@@ -8,47 +8,57 @@ import zipfile
 
 import openpyxl
 
-from .formula_eval import Parsed, parse_formula
+from .budget import Budget, TooLarge
+from .parse import Parsed, parse_formula
 from .references import excel_tables, rewrite_structured
 from .safe_xlsx import UnsafeWorkbook, check_upload
+from .workbook_error import WorkbookError, one_line
+
+__all__ = ["TooLarge", "Workbook", "WorkbookError", "one_line"]
 
 
-class WorkbookError(ValueError):
-    """The file cannot be read as a workbook; the message says why, in one line."""
-
-
-def one_line(error: Exception, limit: int) -> str:
-    """An exception's message on one line, at most `limit` characters (its type's name if empty)."""
-    return " ".join(str(error).split())[:limit] or type(error).__name__
+# Sheets' XML the full reader (needed for Excel tables) may load; darshana's table workbook has 1 MB.
+MAX_FULL_LOAD_BYTES = 8 * 1024 * 1024
 
 
 class Workbook:
     """The student's workbook, read twice: the values Excel cached when it saved, and the formulas.
 
-    Reading is most of a check's time, so both are read in openpyxl's streaming read-only mode: the
-    values once, whole; the formulas only as far down a sheet as the check needs (the first rows, and
-    the rows of wrong cells). Excel tables (structured references) need the full reader, which is the
+    Reading is most of a check's time, so both are read in openpyxl's streaming read-only mode, once
+    each: the values of every sheet, the formulas of the sheets that hold a table. Excel tables (structured references) need the full reader, which is the
     only one that exposes ws.tables.
     """
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, budget: Budget | None = None):
+        self.budget = budget or Budget()
         try:
             self.warnings = check_upload(data)
         except UnsafeWorkbook as error:
             raise WorkbookError(str(error)) from None
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            has_tables = any(n.lower().startswith("xl/tables/") for n in archive.namelist())
+            members = archive.infolist()
+        has_tables = any(m.filename.lower().startswith("xl/tables/") for m in members)
+        sheets_size = sum(m.file_size for m in members if m.filename.lower().startswith("xl/worksheets/"))
+        if has_tables and sheets_size > MAX_FULL_LOAD_BYTES:
+            # openpyxl exposes Excel tables only in its full reader, which holds every cell as an object
+            # (about 25 bytes of memory per byte of XML): a dummy xl/tables/ part must not buy that.
+            raise TooLarge(
+                f"too large to check: an Excel table in sheets of {sheets_size / 1e6:.0f} MB "
+                f"(Excel tables are read up to {MAX_FULL_LOAD_BYTES / 1e6:.0f} MB of sheets)"
+            )
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # openpyxl warns about data validation, headers, ...
                 cached = openpyxl.load_workbook(
                     io.BytesIO(data), read_only=True, data_only=True, keep_links=False
                 )
-                self.values = {ws.title: _rows(ws) for ws in cached.worksheets}
+                self.values = {ws.title: _rows(ws, self.budget) for ws in cached.worksheets}
                 cached.close()
                 self.formulas = openpyxl.load_workbook(
                     io.BytesIO(data), read_only=not has_tables, data_only=False, keep_links=False
                 )
+        except TooLarge:
+            raise
         except Exception as error:  # openpyxl raises many kinds on a damaged file
             raise WorkbookError(f"openpyxl cannot read the workbook: {one_line(error, 200)}") from None
         self.sheetnames = [ws.title for ws in self.formulas.worksheets]
@@ -71,12 +81,10 @@ class Workbook:
     def _formula_rows_to(self, sheet: str, row: int) -> list[tuple]:
         rows = self._formula_rows.get(sheet, [])
         if row > len(rows) and sheet not in self._complete and sheet in self.sheetnames:
-            # Read ahead, so walking down a sheet reads it about twice at most; past 4,096 rows read it all.
-            wanted = max(row, 2 * len(rows), 64)
-            wanted = None if wanted > 4096 else wanted
-            rows = _rows(self.formulas[sheet], wanted)
-            if wanted is None or len(rows) < wanted:
-                self._complete.add(sheet)
+            # Each table's every formula is compared with its column's pattern, so a sheet with a table is
+            # read whole, once (a sheet read only for its header row is never read here).
+            rows = _rows(self.formulas[sheet], self.budget)
+            self._complete.add(sheet)
             self._formula_rows[sheet] = rows
         return rows
 
@@ -96,11 +104,15 @@ class Workbook:
         return self._parsed[key]
 
 
-def _rows(ws, max_row: int | None = None) -> list[tuple]:
+def _rows(ws, budget: Budget, max_row: int | None = None) -> list[tuple]:
     """A sheet's rows of values from row 1, without trusting its stated dimensions (some writers get
-    them wrong, and read-only mode would then cut rows short)."""
+    them wrong, and read-only mode would then cut rows short). Every cell read counts on the budget."""
     if hasattr(ws, "reset_dimensions"):
         ws.reset_dimensions()
+    rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # openpyxl warns about extensions it does not read
-        return list(ws.iter_rows(max_row=max_row, values_only=True))
+        for row in ws.iter_rows(max_row=max_row, values_only=True):
+            budget.read(len(row) + 1)
+            rows.append(row)
+    return rows

@@ -1,71 +1,40 @@
 """Evaluate a workbook's formulas, bounded, and never with Python's eval.
 
-openpyxl's tokenizer splits a formula into tokens; every reference is replaced by a placeholder
-cell, so "=E33*(1-E33)" and "=E34*(1-E34)" become one canonical formula, compiled once by the
-`formulas` package and called with each row's values. The caps below keep a hostile workbook from
-making a check slow.
+parse.py turns each formula into a canonical form ("=A1*(1-A1)" for every row's "=E33*(1-E33)"),
+compiled here once by the `formulas` package and called with each row's values. The caps below and
+the check's Budget keep a hostile workbook from making a check slow.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import formulas as excel_engine
 import numpy as np
-from openpyxl.formula.tokenizer import Token, Tokenizer
-from openpyxl.utils import get_column_letter
 
-from .references import Ref, resolve_operand
+from .budget import TooLarge
+from .parse import FormulaError, placeholder
+from .references import Ref
+from .workbook import Workbook
 
-if TYPE_CHECKING:
-    from .workbook import Workbook
 
-# Excel's own formula length, the cells one range argument may span (SUM(A1:XFD1048576) would be
-# 17 billion), and the compiled formulas kept.
-MAX_FORMULA_CHARS = 8192
+def quiet_third_party_logs() -> None:
+    """The formulas package (through schedula) logs a 40-line traceback for every function it cannot
+    run (WEBSERVICE, CALL, ...): the checker reports such a cell itself, in one line."""
+    for name in ("formulas", "schedula"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
+quiet_third_party_logs()
+# The formulas package imports its function libraries on first use (about 2 s): paid here, at import,
+# so that it does not count against the first check's time budget.
+excel_engine.Parser().ast("=EXP(1)*(1-1)+ABS(-1)+MAX(1,2)+IF(1>0,1,0)")[1].compile()
+
+# The cells one range argument may span (SUM(A1:XFD1048576) would be 17 billion), and the compiled
+# formulas kept.
 MAX_RANGE_CELLS = 10_000
 MAX_COMPILED = 2_000
-
-
-class FormulaError(ValueError):
-    """A formula the checker cannot read: too long, not a formula, or a reference it cannot resolve."""
-
-
-@dataclass(frozen=True)
-class Parsed:
-    canonical: str  # the formula with its i-th reference replaced by a placeholder cell
-    refs: tuple[Ref, ...]
-
-
-def placeholder(i: int, ref: Ref) -> str:
-    """The cell (or range of the same shape) that stands for a formula's i-th reference."""
-    base = i * 10_000 + 1  # each reference gets its own block of rows, so placeholders never overlap
-    if ref.is_cell:
-        return f"A{base}"
-    return f"A{base}:{get_column_letter(ref.col2 - ref.col + 1)}{base + ref.row2 - ref.row}"
-
-
-def parse_formula(text: str, sheet: str, wb) -> Parsed:
-    """Split `text` (a formula of `sheet`, A1 references only) into its canonical form and references."""
-    if len(text) > MAX_FORMULA_CHARS:
-        raise FormulaError(f"a formula of {len(text)} characters is longer than Excel allows")
-    try:
-        tokens = Tokenizer(text).items
-    except Exception as error:
-        raise FormulaError(f"cannot parse {text}: {error}") from None
-    refs: dict[Ref, str] = {}
-    parts = []
-    for token in tokens:
-        if token.type == Token.OPERAND and token.subtype == Token.RANGE:
-            ref = resolve_operand(token.value, sheet, wb)
-            if ref is None:
-                raise FormulaError(f"unsupported reference {token.value!r}")
-            parts.append(refs.setdefault(ref, placeholder(len(refs), ref)))
-        else:
-            parts.append(token.value)
-    return Parsed("=" + "".join(parts), tuple(refs))
 
 
 _compiled: dict[str, Callable | None] = {}  # canonical formula -> compiled function, shared by all sheets
@@ -93,6 +62,7 @@ class Evaluator:
         self.book = book
         self.memo: dict[tuple[str, int, int], object] = dict(overrides or {})
         self.busy: set[tuple[str, int, int]] = set()  # cells being computed: one met again is a cycle
+        self.budget = book.budget  # shared by every Evaluator of one check
 
     def value(self, sheet: str, row: int, col: int):
         key = (sheet, row, col)
@@ -102,9 +72,12 @@ class Evaluator:
             return "#REF!"
         if key in self.busy:
             return "#CIRCULAR!"
+        self.budget.deeper(len(self.busy))
         self.busy.add(key)
         try:
             result = self._compute(sheet, row, col)
+        except RecursionError:  # deeper than Python allows, before the budget's own depth: not the student's
+            raise TooLarge("too deep to check: a chain of formulas, each reading the next") from None
         finally:
             self.busy.discard(key)
         self.memo[key] = result
@@ -118,6 +91,7 @@ class Evaluator:
         if parsed is None:
             raw = self.book.raw(sheet, row, col)
             return 0.0 if raw is None else raw  # an empty cell counts as 0 in arithmetic, as in Excel
+        self.budget.evaluate()
         function = compiled(parsed.canonical)
         if function is None:
             return "#NAME?"
@@ -139,6 +113,7 @@ class Evaluator:
         cols = range(ref.col, ref.col2 + 1)
         if len(rows) * len(cols) > MAX_RANGE_CELLS:
             return "#RANGE!"
+        self.budget.evaluate(len(rows) * len(cols))
         return np.array(
             [[_excel_value(self.value(ref.sheet, r, c)) for c in cols] for r in rows], dtype=object
         )

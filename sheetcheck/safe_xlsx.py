@@ -22,11 +22,11 @@ import re
 import zipfile
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # the upload itself; a 10-sheet, 5,000-row workbook is about 5 MB
-MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024  # all members inflated; the same workbook is about 60 MB
+MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024  # all members inflated; the same workbook is about 60 MB
 MAX_MEMBERS = 2_000  # parts in the archive; a workbook with 10 sheets and charts has about 40
-# Worksheet XML compresses about 10-30x; a zip bomb compresses 1,000x and more. A member may exceed
+# Worksheet XML compresses about 10-30x (a sheet of mostly blank rows up to ~60x); a zip bomb 1,000x. A member may exceed
 # the ratio when it is small (a few blank rows compress very well), so the ratio counts from 1 MB up.
-MAX_RATIO = 200
+MAX_RATIO = 100
 RATIO_FLOOR_BYTES = 1024 * 1024
 
 MACRO_CONTENT_TYPES = ("macroenabled", "vbaproject", "ms-office.activex")

@@ -17,15 +17,19 @@ from backprop_core import COLUMNS, build_network
 from backprop_core.activations import Activation
 from backprop_core.config import INPUTS, TARGETS, WEIGHTS
 from backprop_core.expr import plain_symbol
+from exports.xlsx import plain_text  # symbols as the exported sheets write them
 
-from .expected import ETA
-from .formula_eval import FormulaError
+from .expected import ETA, UPDATE_READS
+from .parse import FormulaError
 from .recognise import Layout
 from .references import Ref
 from .workbook import Workbook
-from .xlsx import plain_text  # symbols as the exported sheets write them
 
-FORMULAS = build_network(False).by_name()  # the sheets' network: no biases
+
+def network_of(layout: Layout) -> dict:
+    """backprop_core's formulas for the sheet's network: with biases when the sheet has b1 and b2."""
+    return build_network(bool(layout.bias_cells)).by_name()
+
 
 # What a formula reads: (quantity, row offset from the formula's own row), e.g. ("a_h1", 0) or
 # ("w1", -1); a student's formula may also read ("cell", "G31") or ("range", "Sheet2!A1:B2").
@@ -34,15 +38,24 @@ Operand = tuple[str, int | str]
 _MARK = re.compile(r"\{\{(\w+)\}\}")
 
 
-def expected_references(column: str, act: Activation, present=COLUMNS) -> set[Operand]:
+def expected_references(
+    column: str, act: Activation, present=COLUMNS, layout: Layout | None = None
+) -> set[Operand]:
     """The quantities (name, row offset) the right formula of `column` reads, intermediates and the
     columns not `present` inlined, as the xlsx export writes it (a sigmoid's slope as a·(1−a))."""
     if column in WEIGHTS:
-        return {(column, -1), (f"dE_d{column}", -1), (ETA, 0)}
+        return {(name, -1) for name in UPDATE_READS[column]} | {(ETA, 0)}
     if column in INPUTS + TARGETS:
         return set()
-    text = FORMULAS[column].excel(act, lambda n: "{{" + n + "}}" if n in present else None, FORMULAS)
-    return {(name, 0) for name in _MARK.findall(text)}
+    formulas = build_network(bool(layout and layout.bias_cells)).by_name()
+    biases = dict(layout.bias_cells) if layout else {}
+    text = formulas[column].excel(
+        act, lambda n: "{{" + n + "}}" if n in present or n in biases else None, formulas
+    )
+    return {
+        ("cell", biases[name].replace("$", "")) if name in biases else (name, 0)
+        for name in _MARK.findall(text)
+    }
 
 
 def expected_formula(
@@ -58,13 +71,18 @@ def expected_formula(
     else:
         name, row = column, k
 
+    biases = dict(layout.bias_cells)
+
     def ref(symbol: str) -> str | None:
         if symbol == ETA:
             return eta_cell
+        if symbol in biases:
+            return biases[symbol]
         return layout.cell(symbol, row) if symbol in layout.columns else None
 
+    formulas = network_of(layout)
     try:
-        return "=" + FORMULAS[name].excel(act, ref, FORMULAS)
+        return "=" + formulas[name].excel(act, ref, formulas)
     except KeyError:
         return None
 
@@ -128,7 +146,9 @@ def hint_for(column: str, expected: float, found, refs_found: set[Operand] | Non
         return f"the cell holds a typed number where {what} needs a formula"
     sentences = _reference_sentences(column, refs_found, act, layout, eta_cell)
     if not sentences:
-        return f"reads the right cells but combines them wrongly: {what} is " + _formula_of(column, act)
+        return f"reads the right cells but combines them wrongly: {what} is " + _formula_of(
+            column, act, layout
+        )
     return "; ".join(sentences)
 
 
@@ -137,7 +157,7 @@ def _reference_sentences(
 ) -> list[str]:
     """Each wrong reference paired, where it can be, with the right one it stands in for."""
     what = plain_symbol(column)
-    expected_refs = expected_references(column, act, tuple(layout.columns))
+    expected_refs = expected_references(column, act, tuple(layout.columns), layout)
     extra = sorted(refs_found - expected_refs, key=str)
     missing = sorted(expected_refs - refs_found, key=str)
     sentences = []
@@ -172,9 +192,38 @@ def _pair_key(item: Operand) -> str:
     return re.sub(r"\d+$", "", item[0]) if item[0] not in ("cell", "range") else "cell"
 
 
-def _formula_of(column: str, act: Activation) -> str:
+def _formula_of(column: str, act: Activation, layout: Layout) -> str:
     """The symbolic formula (quantity names, intermediates inlined), for a hint."""
     name = f"next_{column}" if column in WEIGHTS else column
+    formulas = network_of(layout)
     return plain_text(
-        FORMULAS[name].excel(act, lambda n: plain_symbol(n) if n in COLUMNS or n == ETA else None, FORMULAS)
+        formulas[name].excel(
+            act, lambda n: plain_symbol(n) if n in COLUMNS or n in ("eta", "b1", "b2") else None, formulas
+        )
     )
+
+
+def pattern_hint(
+    book: Workbook, layout: Layout, column: str, k_ref: int, k_bad: int, eta_ref: Ref | None
+) -> str:
+    """Why row k_bad's formula differs from its column's first formula (row k_ref)."""
+    what = plain_symbol(column)
+    first = layout.cell(column, k_ref)
+    bad = found_references(book, layout, k_bad, column, eta_ref)
+    if bad is None:
+        return f"holds a typed number (or a formula the checker cannot read) where the column's formula, as in {first}, belongs"
+    right = found_references(book, layout, k_ref, column, eta_ref) or set()
+    extra = sorted(bad - right, key=str)
+    missing = sorted(right - bad, key=str)
+    if (ETA, 0) in missing and any(e[0] == "cell" for e in extra):
+        moved = next(e for e in extra if e[0] == "cell")
+        return (
+            f"the reference to η is relative, so it slides down the rows: from here the update multiplies by "
+            f"{describe(moved, layout)} instead of η ({eta_ref.address() if eta_ref else '?'}); "
+            "make it absolute ($ before the row)"
+        )
+    if extra or missing:
+        reads = ", ".join(describe(e, layout) for e in extra) or "fewer cells"
+        wanted = ", ".join(describe(m, layout) for m in missing) or "no more"
+        return f"breaks the pattern of its column: reads {reads} where {what} in {first} reads {wanted}"
+    return f"combines the same cells differently from {what} in {first}, the column's first formula"
