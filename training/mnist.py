@@ -178,6 +178,13 @@ class Progress:
         due = batch % self.log_every == 0 or batch == self.steps
         return due or time.perf_counter() - self.last_report >= SECONDS_BETWEEN_BATCH_EVENTS
 
+    def after_batch(self, epoch, batch, images, loss, lr, loss_sum, correct, seen) -> None:
+        """Count one finished batch and report when due. The tensors are read back (.item(), which waits
+        for the GPU) only then, so the training loop itself never syncs."""
+        if self.count(batch, images):
+            running = (loss_sum.item() / seen, 100 * correct.item() / seen)
+            self.report(epoch, batch, loss.item(), lr, running)
+
     def report(self, epoch: int, batch: int, loss: float, lr: float, running: tuple[float, float]) -> None:
         now = time.perf_counter()
         rate = self.images_since_report / max(now - self.last_report, 1e-9)
@@ -204,8 +211,8 @@ def train_epoch(
     augmented images in training mode. Returns early after one batch on --dry-run or a stop request."""
     model.train()
     augmenting = arch.PRESETS[config.model].augment
-    # Summed on the device: reading a number back (.item()) makes the CPU wait for the GPU, so it is done
-    # only when a report is due, not twice per batch.
+    # Summed on the device: reading a number back (.item()) makes the CPU wait for the GPU, so Progress
+    # does it only when a report is due, not twice per batch.
     loss_sum = torch.zeros((), device=train_x.device)
     correct = torch.zeros((), dtype=torch.long, device=train_x.device)
     seen = 0
@@ -225,9 +232,7 @@ def train_epoch(
         loss_sum += loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()
         seen += len(y)
-        if progress.count(batch, len(y)):
-            running = (loss_sum.item() / seen, 100 * correct.item() / seen)
-            progress.report(epoch, batch, loss.item(), lr, running)
+        progress.after_batch(epoch, batch, len(y), loss, lr, loss_sum, correct, seen)
         if config.dry_run or stop_requested():
             break
     return loss_sum.item() / seen, 100 * correct.item() / seen
