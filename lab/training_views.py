@@ -336,16 +336,17 @@ class HistoryRow:
     epochs: list[dict]  # the epoch events, for the comparison chart
 
 
-_history_cache: dict[tuple[str, int], HistoryRow] = {}  # (run id, events.jsonl size): a run that has not
-# moved on is not read again; a finished run's size never changes
+# run id -> (events.jsonl size, row): a run that has not moved on is not read again (a finished run's size
+# never changes); one entry per run, replaced as a running run grows
+_history_cache: dict[str, tuple[int, HistoryRow]] = {}
 
 
 def history_row(run_id: str) -> HistoryRow:
     summary = runs.summarize(run_id)
     events = runs.run_dir(run_id) / "events.jsonl"
     size = events.stat().st_size if events.exists() else 0
-    cached = _history_cache.get((run_id, size))
-    if cached is not None and cached.summary.status == summary.status:
+    cached_size, cached = _history_cache.get(run_id, (None, None))
+    if cached is not None and cached_size == size and cached.summary.status == summary.status:
         return cached
     progress = runs.load_progress(run_id)
     config = runs.read_run_info(run_id).get("config", {})
@@ -358,7 +359,7 @@ def history_row(run_id: str) -> HistoryRow:
     params = (progress.start or {}).get("params")
     row = HistoryRow(summary, design, params if isinstance(params, int) else None, accuracies[-3:],
                      sum(a >= arch.TARGET_ACCURACY for a in accuracies), seconds, progress.epochs)  # fmt: skip
-    _history_cache[(run_id, size)] = row
+    _history_cache[run_id] = (size, row)
     return row
 
 
