@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from training.config import DEFAULT_LR, DEFAULT_WEIGHT_DECAY, TrainConfig, TrainConfigError
+from training.arch import PRESETS
+from training.config import TrainConfig, TrainConfigError, build_parser, config_from_argv
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "mnist"
@@ -206,24 +207,79 @@ def test_importing_the_config_and_the_run_manager_does_not_load_torch():
     assert result.stdout.strip() == "False", result.stderr
 
 
-def test_every_model_has_a_default_rate_and_weight_decay():
+def test_every_preset_has_a_recipe_and_a_model():
     from training import models
 
-    assert set(DEFAULT_LR) == set(DEFAULT_WEIGHT_DECAY) == set(models.MODELS)
+    assert set(PRESETS) == set(models.MODELS)
     assert TrainConfig().model in models.MODELS
 
 
 def test_the_trainer_reads_back_the_flags_a_config_writes():
     """What the page chooses is what the trainer runs: to_args() parsed by the trainer's own parser gives
-    the same config back, with the model's weight decay (and, for lr 0, its default rate) filled in."""
-    from training.mnist import build_parser, config_from_args
+    the same config back, every field included (the parser is built from the fields)."""
+    chosen = TrainConfig(model="lean", arch="c8 m c16 g o", epochs=3, batch_size=64, lr=0.05, device="cpu",
+                         seed=7, data_dir="/d", out="/o", limit_train=256, limit_test=128, log_every=3,
+                         threads=1, download=False, dry_run=True, momentum=0.5, weight_decay=0.0,
+                         max_shift=1.5, compile=False)  # fmt: skip
+    for config in (chosen, TrainConfig(), replace(chosen, arch="", model="reference", lr=None)):
+        assert config_from_argv(config.to_args()) == config
 
-    chosen = TrainConfig(model="lean", epochs=3, batch_size=64, lr=0.05, device="cpu", seed=7, data_dir="/d",
-                         out="/o", limit_train=256, limit_test=128, log_every=3, threads=2, download=False,
-                         dry_run=True)  # fmt: skip
-    for config, lr in [(chosen, 0.05), (replace(chosen, lr=0.0, model="reference"), DEFAULT_LR["reference"])]:
-        parser = build_parser()
-        parsed = config_from_args(parser.parse_args(config.to_args()), parser)
-        assert parsed == replace(config, lr=lr, weight_decay=DEFAULT_WEIGHT_DECAY[config.model])
-    with pytest.raises(TrainConfigError, match="momentum"):  # no flag for it: refused, not dropped
-        replace(chosen, momentum=0.5).to_args()
+
+def test_the_recipe_comes_from_the_preset_and_scales_with_the_batch():
+    # the classroom preset: lr 0.1 at batch 128, weight decay 5e-4; at batch 512, 0.1 * sqrt(4) = 0.2
+    assert TrainConfig().recipe() == (0.1, 5e-4)
+    assert TrainConfig(batch_size=512).recipe() == pytest.approx((0.2, 5e-4))
+    assert TrainConfig(batch_size=512, lr=0.05, weight_decay=0.0).recipe() == (0.05, 0.0)
+    assert TrainConfig(model="reference", batch_size=512).recipe() == (1.0, 0.0)  # Adadelta: not scaled
+    assert TrainConfig(model="lean").recipe() == (0.1, 1e-4)
+
+
+def test_every_field_has_a_flag_and_help():
+    parser = build_parser()
+    flags = {option for action in parser._actions for option in action.option_strings}
+    from dataclasses import fields
+
+    for f in fields(TrainConfig):
+        name = f.name.replace("_", "-")
+        assert (f"--no-{name}" if f.default is True else f"--{name}") in flags
+        assert f.metadata["help"]
+
+
+def test_threads_are_bounded_by_this_machines_cpus():
+    with pytest.raises(TrainConfigError, match="threads"):
+        TrainConfig(threads=10_000).check()
+    from training.config import cpu_count
+
+    TrainConfig(threads=cpu_count()).check()  # every CPU this process may use is fine
+
+
+def test_a_custom_line_trains_and_its_checkpoint_rebuilds_from_the_line(tmp_path):
+    """A tiny run of a typed line on tiny IDX files written here; best.pt names the line and loads back on
+    the CPU into a network that scores what the run reported on the same test images."""
+    import torch
+
+    from tests.test_training_data import tiny_mnist, write_dataset
+    from training import data
+    from training.mnist import evaluate, load_checkpoint
+
+    folder = tmp_path / "tiny"
+    write_dataset(folder, tiny_mnist(n_train=64, n_test=32, seed=4))
+    out = tmp_path / "run"
+    line = "c4 m c8k1 c8p1 d0.1 g o"
+    result = run("--data-dir", str(folder), "--out", str(out), "--arch", line, "--epochs", "2",
+                 "--batch-size", "16", "--no-download")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    log = events(out)
+    assert log[0]["arch"] == line and log[0]["config"]["arch"] == line
+    assert log[0]["params"] == (9 * 4 + 8) + (4 * 8 + 16) + (8 * 8 * 9 + 16) + (8 * 10 + 10)  # by hand
+    epochs = [e for e in log if e["event"] == "epoch"]
+    assert len(epochs) == 2 and log[-1]["status"] == "done"
+
+    model, checkpoint = load_checkpoint(out / "best.pt")
+    assert checkpoint["arch"] == line
+    mnist = data.load_mnist(folder, download=False)
+    x, y = data.to_device(mnist.test_images, mnist.test_labels, torch.device("cpu"))
+    _, accuracy = evaluate(model, x, y)
+    assert (
+        accuracy == pytest.approx(checkpoint["test_acc"]) == pytest.approx(max(e["test_acc"] for e in epochs))
+    )

@@ -2,16 +2,19 @@
 
     python -m training.mnist --out runs/demo                      # classroom model, 15 epochs
     python -m training.mnist --out runs/lean --model lean
+    python -m training.mnist --arch "c16 m c32 g o" --summary     # a design's layer table; trains nothing
+    python -m training.mnist --out runs/mine --arch "c16 m c32 g o"
     python -m training.mnist --out runs/try --dry-run             # one batch, to check the set-up
 
 Writes RUN_DIR/events.jsonl (one JSON object per line, flushed as written, for the training page to tail)
 and RUN_DIR/best.pt (the weights with the best test accuracy so far). Prints human-readable lines.
-Exit codes: 0 done or stopped by SIGTERM, 1 failed, 2 bad arguments or missing data set.
+Exit codes: 0 done or stopped by SIGTERM, 1 failed, 2 bad arguments (an invalid line among them) or
+missing data set. Every flag is a field of training.config.TrainConfig, with its bounds.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import json
 import math
 import os
@@ -30,11 +33,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from backprop_core.__main__ import OneLineParser, finite_float, whole_number  # noqa: E402
-
-from . import data  # noqa: E402
-from .config import DEFAULT_LR, DEFAULT_WEIGHT_DECAY, DEVICES, TrainConfig, TrainConfigError  # noqa: E402
-from .models import MODELS, count_parameters, format_summary, summary  # noqa: E402
+from . import arch, data  # noqa: E402
+from .config import TrainConfig, config_from_argv, cpu_count  # noqa: E402
+from .models import MODELS, count_parameters, format_summary, from_line, summary  # noqa: E402
 
 SECONDS_BETWEEN_BATCH_EVENTS = 2.0
 EVAL_BATCH = 1000
@@ -49,80 +50,19 @@ class Stop(Exception):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Command line
+# The model and the device
 
 
-def build_parser() -> OneLineParser:
-    """Flags for the fields of TrainConfig, defaults from it. The types only parse the text; the bounds are
-    TrainConfig.check()'s (see config_from_args), so the page and this command line refuse the same values."""
-    defaults = TrainConfig()
-    parser = OneLineParser(prog="python -m training.mnist", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data-dir",
-        default=defaults.data_dir,
-        help="folder with the MNIST IDX files (default $MNIST_DIR, else ./data/mnist)",
-    )
-    parser.add_argument(
-        "--out", default=defaults.out, help="run folder for events.jsonl and best.pt (created)"
-    )
-    parser.add_argument("--model", choices=sorted(MODELS), default=defaults.model)
-    parser.add_argument("--epochs", type=whole_number, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=whole_number, default=defaults.batch_size)
-    parser.add_argument(
-        "--lr",
-        type=finite_float,
-        default=defaults.lr,
-        help="peak learning rate (default 0: the model's, "
-        + ", ".join(f"{model} {lr:g}" for model, lr in DEFAULT_LR.items())
-        + ")",
-    )
-    parser.add_argument("--device", choices=DEVICES, default=defaults.device)
-    parser.add_argument("--seed", type=whole_number, default=defaults.seed)
-    parser.add_argument("--dry-run", action="store_true", help="one batch of each split, then stop")
-    parser.add_argument(
-        "--limit-train",
-        type=whole_number,
-        default=defaults.limit_train,
-        metavar="N",
-        help="first N training images only (default 0: all)",
-    )
-    parser.add_argument(
-        "--limit-test",
-        type=whole_number,
-        default=defaults.limit_test,
-        metavar="N",
-        help="first N test images only (default 0: all)",
-    )
-    parser.add_argument(
-        "--log-every",
-        type=whole_number,
-        default=defaults.log_every,
-        metavar="N",
-        help="a batch event every N batches (and at least every 2 s)",
-    )
-    parser.add_argument(
-        "--threads", type=whole_number, default=defaults.threads, help="CPU threads (default 0: one per core)"
-    )
-    parser.add_argument(
-        "--no-download",
-        dest="download",
-        action="store_false",
-        help="never download; fail if files are missing",
-    )
-    return parser
+def build_model(config: TrainConfig) -> torch.nn.Module:
+    """The config's line built into a network, or the named model (the reference net)."""
+    return from_line(config.line) if config.line else MODELS[config.model]()
 
 
-def config_from_args(args: argparse.Namespace, parser: OneLineParser) -> TrainConfig:
-    """The checked config, with the model's own learning rate and weight decay filled in.
-    A value out of bounds ends the program as argparse does: one line, exit code 2."""
-    config = TrainConfig(**vars(args))
-    try:
-        config.check()
-    except TrainConfigError as error:
-        parser.error(str(error))
-    config.lr = config.lr or DEFAULT_LR[config.model]
-    config.weight_decay = DEFAULT_WEIGHT_DECAY[config.model]
-    return config
+def model_table(config: TrainConfig) -> str:
+    """The layer table with its total: the language's own for a line, the torch summary for a named model."""
+    if config.line:
+        return arch.format_table(arch.parse(config.line))
+    return format_summary(summary(MODELS[config.model]()))
 
 
 def pick_device(name: str) -> torch.device:
@@ -172,24 +112,21 @@ def clock(seconds: float) -> str:
 
 
 def make_optimizer(config: TrainConfig, model: torch.nn.Module, steps_per_epoch: int):
-    """(optimizer, scheduler stepped once per batch)."""
-    if config.model == "reference":  # as pytorch/examples: Adadelta, lr x0.7 after every epoch
-        optimizer = torch.optim.Adadelta(model.parameters(), lr=config.lr)
+    """(optimizer, scheduler stepped once per batch), as the preset's recipe says."""
+    lr, weight_decay = config.recipe()
+    if arch.PRESETS[config.model].optimizer == "adadelta":  # as pytorch/examples: lr x0.7 after every epoch
+        optimizer = torch.optim.Adadelta(model.parameters(), lr=lr)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: 0.7 ** (step // steps_per_epoch)
         )
         return optimizer, scheduler
     optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=True,
-        weight_decay=config.weight_decay,
+        model.parameters(), lr=lr, momentum=config.momentum, nesterov=True, weight_decay=weight_decay
     )
     # One cycle: warm up to the peak lr over the first 20% of the steps, then anneal (cosine) to ~0.
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer,
-        max_lr=config.lr,
+        max_lr=lr,
         total_steps=config.epochs * steps_per_epoch,
         pct_start=0.2,
         div_factor=10,
@@ -202,12 +139,22 @@ def make_optimizer(config: TrainConfig, model: torch.nn.Module, steps_per_epoch:
 def evaluate(model, images, labels) -> tuple[float, float]:
     """(mean loss, accuracy in percent) over a whole split."""
     model.eval()
-    loss_sum, correct = 0.0, 0
+    loss_sum = torch.zeros((), device=labels.device)  # summed on the device: one read-back, at the end
+    correct = torch.zeros((), dtype=torch.long, device=labels.device)
     for x, y in data.batches(images, labels, EVAL_BATCH):
-        logits = model(to_model_input(x))
-        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
-        correct += (logits.argmax(1) == y).sum().item()
-    return loss_sum / len(labels), 100.0 * correct / len(labels)
+        with autocast(x.device):
+            logits = model(to_model_input(x))
+        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
+        correct += (logits.argmax(1) == y).sum()
+    return loss_sum.item() / len(labels), 100.0 * correct.item() / len(labels)
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA (tensor cores, half the memory traffic; bf16 keeps fp32's range, so no loss
+    scaling); on the CPU nothing changes: full fp32, as every CPU figure in the README was measured."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def to_model_input(batch: torch.Tensor) -> torch.Tensor:
@@ -230,6 +177,13 @@ class Progress:
         self.images_since_report += images
         due = batch % self.log_every == 0 or batch == self.steps
         return due or time.perf_counter() - self.last_report >= SECONDS_BETWEEN_BATCH_EVENTS
+
+    def after_batch(self, epoch, batch, images, loss, lr, loss_sum, correct, seen) -> None:
+        """Count one finished batch and report when due. The tensors are read back (.item(), which waits
+        for the GPU) only then, so the training loop itself never syncs."""
+        if self.count(batch, images):
+            running = (loss_sum.item() / seen, 100 * correct.item() / seen)
+            self.report(epoch, batch, loss.item(), lr, running)
 
     def report(self, epoch: int, batch: int, loss: float, lr: float, running: tuple[float, float]) -> None:
         now = time.perf_counter()
@@ -256,17 +210,19 @@ def train_epoch(
     """One pass over the (shuffled, augmented) training set; (mean loss, accuracy %) as trained, i.e. on
     augmented images in training mode. Returns early after one batch on --dry-run or a stop request."""
     model.train()
-    # Summed on the device: reading a number back (.item()) makes the CPU wait for the GPU, so it is done
-    # only when a report is due, not twice per batch.
+    augmenting = arch.PRESETS[config.model].augment
+    # Summed on the device: reading a number back (.item()) makes the CPU wait for the GPU, so Progress
+    # does it only when a report is due, not twice per batch.
     loss_sum = torch.zeros((), device=train_x.device)
     correct = torch.zeros((), dtype=torch.long, device=train_x.device)
     seen = 0
     for batch, (x, y) in enumerate(data.batches(train_x, train_y, config.batch_size, generator), start=1):
         x = x.float().div_(255)  # (B, 1, 28, 28) in 0..1
-        if config.model != "reference":  # the reference is trained as pytorch/examples does: no augmentation
+        if augmenting:  # the reference is trained as pytorch/examples does: no augmentation
             x = data.augment(x, generator, config.max_shift, config.max_degrees)
-        logits = model(to_model_input(x))  # (B, 10)
-        loss = F.cross_entropy(logits, y)
+        with autocast(x.device):
+            logits = model(to_model_input(x))  # (B, 10)
+        loss = F.cross_entropy(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -276,9 +232,7 @@ def train_epoch(
         loss_sum += loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()
         seen += len(y)
-        if progress.count(batch, len(y)):
-            running = (loss_sum.item() / seen, 100 * correct.item() / seen)
-            progress.report(epoch, batch, loss.item(), lr, running)
+        progress.after_batch(epoch, batch, len(y), loss, lr, loss_sum, correct, seen)
         if config.dry_run or stop_requested():
             break
     return loss_sum.item() / seen, 100 * correct.item() / seen
@@ -289,7 +243,9 @@ def train(config: TrainConfig, log: EventLog, run_dir: Path | None, stop_request
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
     if device.type == "cpu":
-        torch.set_num_threads(config.threads or os.cpu_count() or 1)
+        torch.set_num_threads(config.threads or cpu_count())
+    else:
+        torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN pick its fastest kernels
 
     mnist = data.load_mnist(data.resolve_data_dir(config.data_dir), download=config.download)
     train_x, train_y = data.to_device(
@@ -300,12 +256,17 @@ def train(config: TrainConfig, log: EventLog, run_dir: Path | None, stop_request
         test_x, test_y = test_x[:EVAL_BATCH], test_y[:EVAL_BATCH]
     generator = torch.Generator(device=device).manual_seed(config.seed)
 
-    model = MODELS[config.model]().to(device).to(memory_format=torch.channels_last)
+    model = build_model(config).to(device).to(memory_format=torch.channels_last)
     params = count_parameters(model)
-    print(f"model {config.model}: {params:,} parameters, device {device}, {len(train_y):,} train / "
-          f"{len(test_y):,} test images")  # fmt: skip
-    print(format_summary(summary(model)))
-    log.write("start", params=params, device=str(device), config=asdict(config))
+    print(f"model {config.line or config.model}: {params:,} parameters, device {device}, "
+          f"{len(train_y):,} train / {len(test_y):,} test images")  # fmt: skip
+    print(model_table(config))
+    lr, weight_decay = config.recipe()
+    log.write("start", params=params, device=str(device), config=asdict(config), arch=config.line,
+              lr=lr, weight_decay=weight_decay)  # fmt: skip
+    # The compiled model shares its weights with `model`; checkpoints save `model`, whose state_dict keys
+    # have no "_orig_mod." prefix, so best.pt loads into a plain build of the line.
+    run_model = compiled(model) if device.type == "cuda" and config.compile else model
 
     epochs = 1 if config.dry_run else config.epochs
     steps_per_epoch = 1 if config.dry_run else math.ceil(len(train_y) / config.batch_size)
@@ -316,11 +277,12 @@ def train(config: TrainConfig, log: EventLog, run_dir: Path | None, stop_request
     for epoch in range(1, epochs + 1):
         epoch_started = time.perf_counter()
         train_loss, train_acc = train_epoch(
-            model, optimizer, scheduler, train_x, train_y, epoch, config, generator, progress, stop_requested
-        )
+            run_model, optimizer, scheduler, train_x, train_y, epoch, config, generator, progress,
+            stop_requested,
+        )  # fmt: skip
         if stop_requested():  # mid-epoch: the epoch is not counted and not evaluated
             raise Stop(dict(epochs_completed=epoch - 1, best_test_acc=best_acc, final_test_acc=final_acc))
-        test_loss, final_acc = evaluate(model, test_x, test_y)
+        test_loss, final_acc = evaluate(run_model, test_x, test_y)
         seconds = time.perf_counter() - epoch_started
         if best_acc is None or final_acc > best_acc:
             best_acc = final_acc
@@ -338,12 +300,32 @@ def train(config: TrainConfig, log: EventLog, run_dir: Path | None, stop_request
                 seconds=round(time.perf_counter() - progress.started, 2))  # fmt: skip
 
 
+def compiled(model: torch.nn.Module) -> torch.nn.Module:
+    """torch.compile'd on CUDA: it fuses BatchNorm, ReLU and dropout into the convolutions' neighbours, which
+    is most of a small net's time. If the machine cannot compile (no Triton, no compiler), dynamo falls back
+    to running the model eagerly instead of failing the run."""
+    import torch._dynamo
+
+    torch._dynamo.config.suppress_errors = True
+    return torch.compile(model)
+
+
+def load_checkpoint(path: Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
+    """(the model rebuilt from best.pt's line or name, with its weights; the checkpoint's other fields)."""
+    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    line = checkpoint.get("arch")
+    model = from_line(line) if line else MODELS[checkpoint["model"]]()
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.to(device).eval(), checkpoint
+
+
 def save_checkpoint(path: Path, model, config: TrainConfig, epoch: int, test_acc: float) -> None:
     """Written beside and renamed into place, so a reader never finds half a file."""
     partial = path.with_suffix(".pt.part")
     torch.save(
         {
             "model": config.model,
+            "arch": config.line,
             "state_dict": model.state_dict(),
             "config": asdict(config),
             "epoch": epoch,
@@ -359,8 +341,10 @@ def save_checkpoint(path: Path, model, config: TrainConfig, epoch: int, test_acc
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    config = config_from_args(parser.parse_args(argv), parser)
+    config = config_from_argv(argv)  # an invalid line exits 2 here, with the sentence that says why
+    if config.summary:
+        print(model_table(config))
+        return 0
     run_dir = Path(config.out) if config.out else None
     try:
         if run_dir is not None:

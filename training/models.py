@@ -1,8 +1,11 @@
-"""The MNIST models, and a summary that shows how each layer grows the receptive field.
+"""The MNIST models: any line of the architecture language (build), and the presets, and a summary that
+shows how each layer of any nn.Module grows the receptive field.
 
-    classroom  BatchNorm after every conv, Dropout, global average pooling, < 20,000 parameters
-    lean       the same design, narrower, < 8,000 parameters
-    reference  the net of pytorch/examples mnist/main.py (2 convs + 2 linear layers, 1.2 M parameters)
+    classroom  BatchNorm after every conv, Dropout, global average pooling, < 20,000 parameters (a line)
+    lean       the same design, narrower, < 8,000 parameters (a line)
+    reference  the net of pytorch/examples mnist/main.py (2 convs + 2 linear layers, 1.2 M parameters), a
+               named model beside the language: its convs have biases and no BatchNorm, and it ends in
+               linear layers
 
 Receptive field arithmetic (per spatial axis), layer by layer, with kernel k, stride s, padding p:
     n_out = floor((n_in + 2p - k) / s) + 1     size of the output map
@@ -19,59 +22,54 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from . import arch
 
-def conv_block(
-    c_in: int, c_out: int, kernel: int = 3, padding: int = 0, dropout: float = 0.0
-) -> nn.Sequential:
-    """conv (no bias: BatchNorm's shift replaces it) -> BatchNorm -> ReLU [-> channel Dropout]."""
-    layers = OrderedDict(
-        conv=nn.Conv2d(c_in, c_out, kernel, padding=padding, bias=False),
-        bn=nn.BatchNorm2d(c_out),
-        relu=nn.ReLU(inplace=True),
+
+def conv_block(c_in: int, c_out: int, kernel: int = 3, padding: int = 0) -> nn.Sequential:
+    """conv (no bias: BatchNorm's shift replaces it) -> BatchNorm -> ReLU: the language's `c` token."""
+    return nn.Sequential(
+        OrderedDict(
+            conv=nn.Conv2d(c_in, c_out, kernel, padding=padding, bias=False),
+            bn=nn.BatchNorm2d(c_out),
+            relu=nn.ReLU(inplace=True),
+        )
     )
-    if dropout:
-        # Dropout2d zeroes whole channels: as regularising as element dropout here, and it draws B*C random
-        # numbers instead of B*C*H*W, which matters on a CPU.
-        layers["drop"] = nn.Dropout2d(dropout)
+
+
+def build(design: arch.Design) -> nn.Sequential:
+    """The nn.Module of a parsed line: one module per token, named by its position in the line ("1", "2",
+    ...), then a flatten to (B, 10) logits. Only the Design's numbers are used; the text is never run."""
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    channels = arch.IN_CHANNELS
+    for row in design.rows:
+        kind = row.token[0]
+        if kind == "c":
+            layers[str(row.index)] = conv_block(channels, row.channels, row.kernel, row.padding)
+        elif kind == "d":
+            # Dropout2d zeroes whole channels: as regularising as element dropout here, and it draws B*C
+            # random numbers instead of B*C*H*W, which matters on a CPU.
+            layers[str(row.index)] = nn.Dropout2d(float(row.token[1:]))
+        elif kind == "m":
+            layers[str(row.index)] = nn.MaxPool2d(2)
+        elif kind == "g":
+            layers[str(row.index)] = nn.AdaptiveAvgPool2d(1)  # one number per channel
+        elif kind == "o":
+            layers[str(row.index)] = nn.Conv2d(channels, arch.CLASSES, 1)  # with bias; no BatchNorm, no ReLU
+        channels = row.channels
+    layers["flatten"] = nn.Flatten()
     return nn.Sequential(layers)
 
 
-class GapNet(nn.Sequential):
-    """Two 3x3 convs at full size, max-pool to 14x14 ... a 1x1 squeeze, four 3x3 convs, GAP, 1x1 classifier.
-
-    Shapes for a (B, 1, 28, 28) input, width=(a, b); r = receptive field:
-        conv1  (B, a, 26, 26)  r=3      conv2  (B, b, 24, 24)  r=5      pool  (B, b, 12, 12)  r=6
-        squeeze (B, a, 12, 12) r=6      conv3  (B, b, 10, 10)  r=10     conv4 (B, b, 8, 8)    r=14
-        conv5  (B, b, 6, 6)    r=18     conv6  (B, b, 6, 6)    r=22     gap   (B, b, 1, 1)    r=32
-        head   (B, 10, 1, 1) -> logits (B, 10)
-    """
-
-    def __init__(self, narrow: int, wide: int, dropout: float):
-        super().__init__(
-            OrderedDict(
-                conv1=conv_block(1, narrow),
-                conv2=conv_block(narrow, wide, dropout=dropout),
-                pool=nn.MaxPool2d(2),
-                squeeze=conv_block(wide, narrow, kernel=1),  # 1x1: mixes channels, halves them, cheap
-                conv3=conv_block(narrow, wide, dropout=dropout),
-                conv4=conv_block(wide, wide, dropout=dropout),
-                conv5=conv_block(wide, wide, dropout=dropout),
-                conv6=conv_block(wide, wide, padding=1),
-                gap=nn.AdaptiveAvgPool2d(1),  # global average pooling: one number per channel
-                head=nn.Conv2d(wide, 10, 1),  # a 1x1 conv on a 1x1 map: a linear layer to the 10 classes
-                flatten=nn.Flatten(),  # (B, 10) logits
-            )
-        )
+def from_line(line: str) -> nn.Sequential:
+    return build(arch.parse(line))
 
 
 def classroom() -> nn.Module:
-    return GapNet(narrow=12, wide=20, dropout=0.05)
+    return from_line(arch.PRESETS["classroom"].line)
 
 
 def lean() -> nn.Module:
-    # With 14 channels, dropping 5% of them per layer (and weight decay 5e-4) under-fitted: 98.6% train
-    # accuracy, 99.39% test after 15 epochs. 2% dropout with weight decay 1e-4 reached 99.50-99.53%.
-    return GapNet(narrow=8, wide=14, dropout=0.02)
+    return from_line(arch.PRESETS["lean"].line)
 
 
 class ReferenceNet(nn.Sequential):
