@@ -1,8 +1,8 @@
 """MNIST training: design a network as one line (or pick a preset), size-check it against the assignment,
 train it in the background (`python -m training.mnist`), watch it learn, stop it, compare runs.
 
-Thin on purpose: lab/training_views.py draws, training/arch.py checks the line, training/runs.py launches,
-tails and stops. Nothing that matters lives in the session: the design is in the URL, and every run is a
+Thin on purpose: lab/training_views.py draws, training/arch.py checks the line, training/runs.py queues,
+launches, tails, stops and cancels, for the viewer (the logged-in user, else the one local user). Nothing that matters lives in the session: the design is in the URL, and every run is a
 folder under the runs directory, so a reload or a second tab finds the same runs.
 """
 
@@ -28,9 +28,9 @@ except runs.RunError as error:
     st.error(f"The server's settings are wrong: {error}")
     st.stop()
 
+viewer = views.current_viewer()
 data_dir = resolve_data_dir(None).resolve()
 missing = missing_files(data_dir)
-active = runs.active_runs()
 
 st.subheader("Design")
 choice = views.designer()
@@ -43,12 +43,15 @@ if missing:
         "with `MNIST_DIR=/path/to/mnist streamlit run app.py`. Then reload this page."
     )
 if st.button("Start training", type="primary", disabled=bool(missing) or choice.error is not None):
-    views.start(config)
-    active = runs.active_runs()
-st.caption(f"At most {limit} training run{'s' if limit > 1 else ''} at a time on this server.")
+    views.start(config, viewer)
+st.caption(
+    f"At most {limit} training run{'s' if limit > 1 else ''} at a time on this server; more wait in a queue, "
+    "one per person, and start by themselves."
+)
 
-rows = views.history_rows(runs.list_runs())
-ids = list(rows)
+rows = views.history_rows(viewer)
+ids = [i for i, row in rows.items() if row.summary.status != runs.UNREADABLE]  # the watchable runs
+active = [i for i in ids if rows[i].summary.status in runs.ACTIVE]
 run_id = views.watched_run(ids, active)
 if run_id is not None:
     st.subheader("Run")
@@ -59,14 +62,13 @@ if run_id is not None:
         if choice_id != run_id:
             run_id = choice_id
             st.query_params["run"] = run_id
-    if run_id in active and st.button("Stop"):
-        with st.spinner("Stopping…"):
-            runs.stop_run(run_id)
-        st.rerun()
-    running = rows[run_id].summary.status == runs.RUNNING
-    st.fragment(views.live_view, run_every=views.REFRESH_S if running else None)(run_id)
-    views.downloads(run_id)
+    status = rows[run_id].summary.status
+    views.run_button(run_id, status, viewer)
+    live = status in views.LIVE
+    st.fragment(views.live_view, run_every=views.REFRESH_S if live else None)(run_id, viewer)
+    views.downloads(run_id, viewer)
 
+if rows:  # also when every run is unreadable: each is a row saying why
     st.subheader("History")
     views.history(list(rows.values()))
     views.compare(list(rows.values()))

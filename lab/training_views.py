@@ -1,5 +1,9 @@
 """The MNIST page's views: the designer (line, presets, layer table, checklist), the settings, the live view
-of a run, the history and the comparison. app_pages/training.py only lays them out.
+of a run with its Cancel/Stop button, the history and the comparison. app_pages/training.py only lays them
+out.
+
+Who is looking (a runs.Viewer) is passed to every call into training/runs.py, which applies the owners'
+rules itself (training/owners.py): a student lists, watches, downloads and stops only their own runs.
 
 User text (the architecture line) is shown with st.text_input, st.code and dataframe cells, never inside
 Markdown; messages about it go through st.code too, since they quote the offending token.
@@ -8,7 +12,6 @@ Markdown; messages about it go through st.code too, since they quote the offendi
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +21,14 @@ import streamlit as st
 from lab.format import number
 from lab.training_charts import accuracy_chart, loss_chart
 from training import arch, runs
-from training.config import TrainConfig
+from training.config import TrainConfig, TrainConfigError
 
-REFRESH_S = 1.0  # how often the live view polls a running trainer
-STATUS_COLORS = {runs.RUNNING: "blue", runs.DONE: "green", runs.FAILED: "red", runs.STOPPED: "orange"}
+REFRESH_S = 1.0  # how often the live view polls a running (or waiting) trainer
+STATUS_COLORS = {
+    runs.QUEUED: "gray", runs.STARTING: "blue", runs.RUNNING: "blue", runs.DONE: "green", runs.FAILED: "red",
+    runs.STOPPED: "orange", runs.CANCELLED: "gray", runs.UNREADABLE: "red",
+}  # fmt: skip
+LIVE = (runs.QUEUED, *runs.ACTIVE)  # statuses the live view keeps polling: a queued run starts by itself
 DASH = "–"
 FORMULAS = (
     r"n_\text{out} = \left\lfloor \frac{n_\text{in} + 2p - k}{s} \right\rfloor + 1 \qquad "
@@ -39,17 +46,39 @@ def format_seconds(seconds: float | None) -> str:
     return f"{minutes}:{seconds:02d}"  # m:ss, short enough for a metric
 
 
-def format_started(stamp: str) -> str:
-    """ "2026-12-01T08:28:17+0000" -> "2026-12-01 08:28 UTC"; a dash for anything unreadable."""
-    try:
-        when = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z")
-    except (TypeError, ValueError):
-        return DASH
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+def format_started(stamp: str | None) -> str:
+    """ "2026-12-01T08:28:17+0000" -> "2026-12-01 08:28 UTC"; a stamp without a zone ("2026-12-01 09:28:17",
+    as runs.RunSummary.started_at writes it) is the server's local time; a dash for anything unreadable."""
+    for layout in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S"):
+        try:
+            when = dt.datetime.strptime(stamp, layout)
+        except (TypeError, ValueError):
+            continue
+        return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")  # naive: taken as local
+    return DASH
 
 
 def percent(value: float | None) -> str:
     return DASH if value is None else number(value, 4)
+
+
+# --- who is looking, and the queue ----------------------------------------------------------------------
+
+
+def current_viewer() -> runs.Viewer:
+    """The logged-in user when login is configured (lab/auth.py, which may not exist), else the one local
+    user, who owns every run."""
+    try:
+        from lab import auth
+    except ImportError:
+        return runs.LOCAL
+    return auth.viewer()
+
+
+def status_words(run_id: str, status: str) -> str:
+    """ "queued, position 2 of 5" for a waiting run; the plain status otherwise."""
+    position = runs.queue_position(run_id) if status == runs.QUEUED else None
+    return f"queued, position {position[0]} of {position[1]}" if position else status
 
 
 # --- the designer ----------------------------------------------------------------------------------------
@@ -200,20 +229,47 @@ def choose_settings(choice: Choice, data_dir: Path) -> TrainConfig:
     return config
 
 
-def start(config: TrainConfig) -> None:
+def start(config: TrainConfig, viewer: runs.Viewer) -> None:
+    """Submit the run; it starts now or waits in the queue, and the address names it either way."""
     if config.device == "cuda" and gpu_name() is None:
         st.error("CUDA is not available on this machine: choose auto or CPU.")
         return
-    try:
-        run_id = runs.start_run(config)
-    except runs.RunRefused as refusal:
-        st.warning(f"Not started: {refusal}")
-        return
-    except runs.RunError as error:
+    try:  # checked here too, so a message quoting the user's line is shown as code, not Markdown
+        config.check()
+        config.to_args()
+    except TrainConfigError as error:
         st.error("Not started:")
         st.code(str(error), language=None, wrap_lines=True)
         return
+    try:
+        run_id = runs.start_run(config, viewer)
+    except runs.RunRefused as refusal:
+        st.warning(f"Not started: {refusal}")
+        return
+    except runs.RunError as error:  # the server's side (e.g. a read-only runs folder): one plain sentence
+        st.error(f"Not started: {error}")
+        return
     st.query_params["run"] = run_id  # a reload keeps watching this run
+    if runs.run_status(run_id) == runs.QUEUED:
+        st.info(
+            f"Every training slot is busy: your run is {status_words(run_id, runs.QUEUED)}. It starts by itself."
+        )
+
+
+def run_button(run_id: str, status: str, viewer: runs.Viewer) -> None:
+    """Cancel for a waiting run, Stop for a starting or running one; nothing for a finished one."""
+    if status not in LIVE:
+        return
+    queued = status == runs.QUEUED
+    if not st.button("Cancel" if queued else "Stop"):
+        return
+    with st.spinner("Cancelling…" if queued else "Stopping…"):
+        try:
+            (runs.cancel_run if queued else runs.stop_run)(run_id, viewer)
+        except runs.RunError as error:  # started meanwhile, not theirs, or the folder cannot be written
+            st.error(str(error))
+            return
+    st.rerun()
 
 
 # --- one run, live ----------------------------------------------------------------------------------------
@@ -248,21 +304,21 @@ def checkpoint_note(run_id: str) -> str:
     return "The best checkpoint so far (best.pt) is kept."
 
 
-def live_view(run_id: str) -> None:
-    """Status, progress, speed, charts and log tail of one run; re-run every second while it trains."""
+def live_view(run_id: str, viewer: runs.Viewer) -> None:
+    """Status, progress, speed, charts and log tail of one run; re-run every second while it waits or trains."""
     tail, progress = tracker(run_id)
     progress.add(tail.read_new())
     try:
-        config = runs.read_run_info(run_id).get("config", {})
-        status = runs.run_status(run_id, progress=progress)
-    except runs.RunError as error:  # pruned by another tab since this page listed it
+        config = runs.read_run(run_id, viewer).config
+        state = runs.run_state(run_id, progress=progress)
+    except runs.RunError as error:  # pruned by another tab since this page listed it, or damaged
         st.warning(f"{error}: it may have been pruned.")
         return
-    total_epochs = int(config.get("epochs", 1))
+    status, total_epochs = state.status, config.epochs
 
-    st.markdown(f"**Run `{run_id}`**: :{STATUS_COLORS[status]}[**{status}**]")
-    line = config.get("arch") or arch.PRESETS.get(str(config.get("model")), arch.PRESETS["reference"]).line
-    st.code(line or str(config.get("model", "?")), language=None)
+    st.markdown(f"**Run `{run_id}`**: :{STATUS_COLORS[status]}[**{status_words(run_id, status)}**]")
+    line = config.arch or arch.PRESETS.get(config.model, arch.PRESETS["reference"]).line
+    st.code(line or config.model, language=None)
     epoch = progress.current_epoch()
     batch = progress.last_batch or {}
     text = f"Epoch {max(epoch, 1)} of {total_epochs}"
@@ -274,16 +330,18 @@ def live_view(run_id: str) -> None:
     accuracies = [e["test_acc"] for e in progress.epochs if "test_acc" in e]
     cols = st.columns(4)
     cols[0].metric("Images/s", f"{speed:,.0f}" if speed else DASH)
-    eta = progress.eta_s(total_epochs, int(config.get("batch_size", 1))) if status == runs.RUNNING else None
+    eta = progress.eta_s(total_epochs, config.batch_size) if status == runs.RUNNING else None
     cols[1].metric("ETA (m:ss)", format_seconds(eta))
     cols[2].metric("Test accuracy", f"{number(accuracies[-1], 4)} %" if accuracies else DASH)
     cols[3].metric("Device", str(start_event.get("device", DASH)))
 
     if status == runs.FAILED:
         error = (progress.end or {}).get("error")
-        st.error("Training failed:" if error else "Training failed (the trainer exited without finishing).")
-        if error:
+        if error:  # the trainer's own words (they may quote a file or a setting): as text
+            st.error("Training failed:")
             st.code(str(error), language=None, wrap_lines=True)
+        else:  # no end event: status.py's own sentence, e.g. "the trainer was killed by SIGKILL (…)"
+            st.error(f"Training failed: {state.reason or 'the trainer exited without finishing'}.")
     elif status == runs.STOPPED:
         st.info(f"Stopped on request. {checkpoint_note(run_id)}")
 
@@ -291,32 +349,30 @@ def live_view(run_id: str) -> None:
     left.plotly_chart(loss_chart(progress, total_epochs), key=f"loss-{run_id}")
     right.plotly_chart(accuracy_chart({run_id: progress.epochs}, epochs=total_epochs), key=f"acc-{run_id}")
     st.caption("Log: the last lines of stdout.log")
-    st.code(runs.log_tail(run_id) or "(waiting for output)", language="text", wrap_lines=True)
+    st.code(runs.log_tail(run_id, viewer) or "(waiting for output)", language="text", wrap_lines=True)
 
-    # When a run ends, redraw the whole page once: the history, the Stop button and the poll rate change.
-    seen_running = st.session_state.setdefault("seen_running", set())
-    if status == runs.RUNNING:
-        seen_running.add(run_id)
-    elif run_id in seen_running:
-        seen_running.discard(run_id)
+    # When a run's status changes (queued -> starting -> running -> done), redraw the whole page once: the
+    # history, the Cancel/Stop button and the poll rate change with it.
+    seen = st.session_state.setdefault("seen_status", {})
+    previous, seen[run_id] = seen.get(run_id), status
+    if previous is not None and previous != status:
         st.rerun(scope="app")
 
 
-def file_bytes(path: Path) -> bytes:
-    """A file's bytes when the download is clicked; empty if the run was pruned meanwhile."""
+def file_bytes(run_id: str, name: str, viewer: runs.Viewer) -> bytes:
+    """A run file's bytes when the download is clicked (checked against the viewer); empty if it is gone."""
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
+        return runs.run_file(run_id, name, viewer)
+    except runs.RunError:
         return b""
 
 
-def downloads(run_id: str) -> None:
-    folder = runs.run_dir(run_id)
+def downloads(run_id: str, viewer: runs.Viewer) -> None:
     log_col, checkpoint_col = st.columns(2)
-    log_col.download_button("Download log", data=lambda: file_bytes(folder / "stdout.log"),
+    log_col.download_button("Download log", data=lambda: file_bytes(run_id, "stdout.log", viewer),
                             file_name=f"{run_id}-stdout.log", mime="text/plain", on_click="ignore")  # fmt: skip
-    if (folder / "best.pt").is_file():
-        checkpoint_col.download_button("Download checkpoint (best.pt)", data=lambda: file_bytes(folder / "best.pt"),
+    if (runs.run_dir(run_id) / "best.pt").is_file():
+        checkpoint_col.download_button("Download checkpoint (best.pt)", data=lambda: file_bytes(run_id, "best.pt", viewer),
                                        file_name=f"{run_id}-best.pt", on_click="ignore")  # fmt: skip
 
 
@@ -337,39 +393,46 @@ class HistoryRow:
 
 
 # run id -> (events.jsonl size, row): a run that has not moved on is not read again (a finished run's size
-# never changes); one entry per run, replaced as a running run grows
+# never changes); one entry per run, replaced as a running run grows. Rows do not depend on who looks:
+# runs.history(viewer) decides which runs a viewer gets.
 _history_cache: dict[str, tuple[int, HistoryRow]] = {}
 
 
-def history_row(run_id: str) -> HistoryRow:
-    summary = runs.summarize(run_id)
-    events = runs.run_dir(run_id) / "events.jsonl"
+def history_row(summary: runs.RunSummary, viewer: runs.Viewer) -> HistoryRow:
+    """The row for one of runs.history's summaries; a damaged folder is a row of dashes whose status says
+    why ("unreadable: <why>")."""
+    if summary.status == runs.UNREADABLE:
+        return HistoryRow(summary, DASH, None, [], 0, None, [])
+    events = runs.run_dir(summary.id) / "events.jsonl"
     size = events.stat().st_size if events.exists() else 0
-    cached_size, cached = _history_cache.get(run_id, (None, None))
-    if cached is not None and cached_size == size and cached.summary.status == summary.status:
+    cached_size, cached = _history_cache.get(summary.id, (None, None))
+    if cached is not None and cached_size == size and cached.summary == summary:
         return cached
-    progress = runs.load_progress(run_id)
-    config = runs.read_run_info(run_id).get("config", {})
-    preset = arch.PRESETS.get(str(config.get("model")))
-    design = str(config.get("arch") or (preset.line if preset else None) or config.get("model", "?"))
-    accuracies = [e["test_acc"] for e in progress.epochs if isinstance(e.get("test_acc"), int | float)]
+    progress = runs.load_progress(summary.id)
+    config = runs.read_run(summary.id, viewer).config
+    preset = arch.PRESETS.get(config.model)
+    design = config.arch or (preset.line if preset else None) or config.model
+    accuracies = progress.test_accuracies()
     seconds = (progress.end or {}).get("seconds")
     if not isinstance(seconds, int | float):
-        seconds = sum(e.get("seconds", 0) for e in progress.epochs) or None
+        seconds = sum(
+            e.get("seconds", 0) for e in progress.epochs if isinstance(e.get("seconds"), int | float)
+        )
     params = (progress.start or {}).get("params")
     row = HistoryRow(summary, design, params if isinstance(params, int) else None, accuracies[-3:],
-                     sum(a >= arch.TARGET_ACCURACY for a in accuracies), seconds, progress.epochs)  # fmt: skip
-    _history_cache[run_id] = (size, row)
+                     sum(a >= arch.TARGET_ACCURACY for a in accuracies), seconds or None, progress.epochs)  # fmt: skip
+    _history_cache[summary.id] = (size, row)
     return row
 
 
-def history_rows(ids: list[str]) -> dict[str, HistoryRow]:
-    """id -> history row; a run pruned by another tab since it was listed is left out, not an error."""
+def history_rows(viewer: runs.Viewer) -> dict[str, HistoryRow]:
+    """id -> history row of every run the viewer may see, newest first; a run pruned by another tab since
+    it was listed is left out, not an error."""
     rows = {}
-    for run_id in ids:
+    for summary in runs.history(viewer):
         try:
-            rows[run_id] = history_row(run_id)
-        except (runs.RunError, OSError, json.JSONDecodeError):
+            rows[summary.id] = history_row(summary, viewer)
+        except (runs.RunError, OSError):
             continue
     return rows
 
@@ -379,7 +442,7 @@ def history_table(rows: list[HistoryRow]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "run": [r.summary.id for r in rows],
-            "status": [r.summary.status for r in rows],
+            "status": [r.summary.label for r in rows],  # "unreadable: <why>" for a damaged folder
             "design": [r.design for r in rows],
             "parameters": [DASH if r.params is None else f"{r.params:,}" for r in rows],
             "epochs": [f"{r.summary.epochs_done} / {r.summary.epochs}" for r in rows],
