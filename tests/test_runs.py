@@ -515,7 +515,7 @@ def test_each_kind_of_damaged_folder_is_one_unreadable_row_and_spoils_no_other(r
     case("unreadable: run.json is missing", lambda: write_run(root, None))
     case("unreadable: run.json is not a JSON object", lambda: write_run(root, [1, 2]))
     case(
-        "unreadable: run.json: config: epochs must be between 1 and 1000, got many",
+        "unreadable: run.json: config: epochs must be a whole number, got 'many'",
         with_config(epochs="many"),
     )
     case("unreadable: run.json: config: ", with_config(lr="fast"))
