@@ -12,6 +12,7 @@ Markdown; messages about it go through st.code too, since they quote the offendi
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,8 +70,10 @@ def current_viewer() -> runs.Viewer:
     """The logged-in user when login is configured (lab/auth.py, which may not exist), else the one local
     user, who owns every run."""
     try:
-        from lab import auth
-    except ImportError:
+        auth = importlib.import_module("lab.auth")
+    except ModuleNotFoundError as error:
+        if error.name != "lab.auth":  # lab/auth.py is there but cannot import: fail closed, not as LOCAL
+            raise
         return runs.LOCAL
     return auth.viewer()
 

@@ -406,3 +406,51 @@ def test_a_custom_line_from_the_page_trains_exactly_that_design(runs_folder):
     row = history_row(at, run_id)
     assert row["design"] == line and row["parameters"] == f"{log[0]['params']:,}"
     assert row["started"].endswith("UTC") and "None" not in str(row)
+
+
+def finished_run(folder: Path, owner: str, test_acc: float) -> str:
+    """A hand-made run folder of a finished one-epoch run owned by `owner` (a Viewer.id)."""
+    from training.config import TrainConfig
+
+    time.sleep(0.002)  # run ids are stamped to the millisecond
+    run_id = runs.new_run_id()
+    path = folder / run_id
+    path.mkdir(parents=True)
+    record = runs.RunRecord(run_id, owner, owner, TrainConfig(epochs=1), ("python",), time.time(), "local")
+    (path / "run.json").write_text(json.dumps(record.to_json()))
+    (path / "launch.json").write_text('{"at_unix": 1}')
+    (path / "process.json").write_text('{"pid": 1, "create_time": 0, "started_unix": 1}')
+    (path / "events.jsonl").write_text(
+        json.dumps({"event": "epoch", "epoch": 1, "test_acc": test_acc})
+        + '\n{"event": "end", "status": "done"}\n'
+    )
+    return run_id
+
+
+def test_a_logged_in_student_sees_and_reaches_only_their_own_runs(runs_folder, monkeypatch):
+    """With login configured (lab/auth.py; here a stand-in module with the viewer() a login branch adds),
+    the page lists and watches only the student's own runs, and another's id in the address reads as no
+    such run: its existence is not theirs to learn."""
+    import sys
+    import types
+
+    import lab
+    from training.owners import logged_in
+
+    student = logged_in("ada@example.org", "Ada")
+    auth = types.ModuleType("lab.auth")
+    auth.viewer = lambda: student
+    monkeypatch.setitem(sys.modules, "lab.auth", auth)
+    monkeypatch.setattr(lab, "auth", auth, raising=False)
+    theirs = finished_run(runs_folder, "bob@example.org", 91.5)
+    mine = finished_run(runs_folder, student.id, 97.25)
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=PAGE_TIMEOUT_S)
+    at.switch_page("app_pages/training.py")
+    at.query_params["run"] = theirs
+    at.run()
+    assert not at.exception, at.exception
+    assert list(at.dataframe[-1].value["run"]) == [mine]
+    assert any(f"No run {theirs} here" in w.value for w in at.warning)
+    assert shown_status(at, mine) == runs.DONE and shown_status(at, theirs) is None
+    assert "91.5" not in page_text(at)
