@@ -40,8 +40,8 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         "mazur",
         "Mazur's example",
-        "Matt Mazur's worked example: biases 0.35 and 0.60, targets 0.01 and 0.99, η = 0.5; after 10,000 "
-        "steps his post reports E_total = 0.0000351085.",
+        "Matt Mazur's worked example: biases 0.35 and 0.60 (fixed), targets 0.01 and 0.99, η = 0.5. His "
+        "post's E_total after 10,000 rounds, 0.0000351085, is step 9,999 here (10,000 forward passes).",
         Setup(config=MAZUR, lr=0.5, steps=10_000, lrs=(0.1, 0.5, 1.0, 2.0)),
     ),
     Preset(
