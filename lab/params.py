@@ -24,6 +24,7 @@ from backprop_core.config import (
     check_lr,
     check_steps,
     check_value,
+    shown_input,
 )
 
 from .format import show_lrs, show_number
@@ -56,7 +57,7 @@ def parse_number(name: str, text: str) -> float:
 def parse_steps(text: str) -> int:
     value = check_value("steps", text, math.inf)
     if value > MAX_STEPS:  # check_steps says this too, but name the cap before the "whole number" rule
-        raise ConfigError(f"steps must be between 0 and {MAX_STEPS}, got {value:g}")
+        raise ConfigError(f"steps must be between 0 and {MAX_STEPS}, got {shown_input(text)}")
     return check_steps(value)
 
 

@@ -52,15 +52,20 @@ def visit(page, path: str) -> None:
     settle(page)
 
 
+def choose_preset(page, title: str) -> None:
+    button = page.get_by_role("button", name=title)
+    if not button.is_visible():  # the expander keeps its state across reruns
+        page.get_by_text("Cases that teach (presets)").click()
+    button.click()
+
+
 def test_a_preset_is_one_click_and_reports_diverged(page):
     visit(page, "learning_rate")
-    page.get_by_text("Cases that teach (presets)").click()
-    page.get_by_role("button", name="Too large a step diverges").click()
+    choose_preset(page, "Too large a step diverges")
     page.get_by_text("Too large a step overshoots the valley: η = 50 (diverged)").wait_for(timeout=TIMEOUT_MS)
     settle(page)
     assert "activation=linear" in page.url and "lr=50" in page.url, page.url
-    page.get_by_text("Cases that teach (presets)").click()
-    page.get_by_role("button", name="Saturated start").click()
+    choose_preset(page, "Saturated start")
     page.get_by_text("(saturated)").first.wait_for(timeout=TIMEOUT_MS)
     links = page.locator('[data-testid="stSidebar"] [data-testid="stCode"]').all_inner_texts()
     assert any("activation=linear" in text and "lr=50" in text for text in links), "the links to copy"
