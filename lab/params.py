@@ -149,8 +149,15 @@ def describe(value) -> str:
 _MARKDOWN = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark: CommonMark lets each be escaped
 
 
+# GitHub-flavoured Markdown (which Streamlit renders) also turns bare https://…, www.… and a@b.c into links,
+# escapes or not: an invisible WORD JOINER (U+2060) after the scheme and before an @ stops that.
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto|xmpp|www)(?=[:.])|(?=@)")
+
+
 def as_plain_text(text: str) -> str:
     """Text for st.markdown / st.warning that shows exactly as written: each ASCII punctuation mark is
-    backslash-escaped, so no link, image, HTML, emphasis, :icon: or $LaTeX$ can come out of it, and
-    line breaks become spaces (no heading or list either). A link or a typed field is a stranger's text."""
-    return _MARKDOWN.sub(r"\\\1", " ".join(text.split()))
+    backslash-escaped, so no link, image, HTML, emphasis, :icon: or $LaTeX$ can come out of it; bare URLs
+    and e-mail addresses are kept from becoming links; line breaks become spaces (no heading or list
+    either). A link or a typed field is a stranger's text."""
+    text = _AUTOLINK.sub(lambda m: (m.group(1) or "") + "\u2060", " ".join(text.split()))
+    return _MARKDOWN.sub(r"\\\1", text)

@@ -78,6 +78,7 @@ def test_the_exercise_judges_an_answer_typed_in_the_browser(page, case):
     page.get_by_text("Exercise: hide a quantity and work it out").click()
     settle(page)
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Quantity to work out").click()
+    page.keyboard.type("∂E/∂w3")  # the list is long and drawn lazily: filter it first
     page.get_by_role("option", name="∂E/∂w3", exact=True).click()
     settle(page)
     page.get_by_role("textbox", name="Your value of ∂E/∂w3").fill(typed)
@@ -102,6 +103,6 @@ def test_a_hostile_link_shows_its_text_and_renders_no_link_and_no_image(page):
     assert main.locator('a[href*="evil.example"]').count() == 0, "no link to the attacker's site"
     assert page.locator('img[src*="evil.example"]').count() == 0, "no image from the link"
     assert not [url for url in requests if "evil.example" in url], "nothing was fetched from it"
-    text = main.inner_text()
+    text = main.inner_text().replace("\u2060", "")  # the word joiner that keeps a bare URL from linking
     assert "[Session expired, log in again](https:/" in text, "the value is shown as the text it is"
     assert "9" * 100 not in text, "a long value is cut"
