@@ -5,7 +5,7 @@ The expected numbers are worked out by hand (tests/test_exercise_presets.py's cl
 from __future__ import annotations
 
 import shutil
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 import pytest
 
@@ -102,7 +102,8 @@ def test_a_hostile_link_shows_its_text_and_renders_no_link_and_no_image(page):
     main = page.locator('[data-testid="stMain"]')
     assert main.locator('a[href*="evil.example"]').count() == 0, "no link to the attacker's site"
     assert page.locator('img[src*="evil.example"]').count() == 0, "no image from the link"
-    assert not [url for url in requests if "evil.example" in url], "nothing was fetched from it"
+    fetched = [url for url in requests if (urlparse(url).hostname or "").endswith("evil.example")]
+    assert not fetched, "nothing was fetched from the link's site"
     text = main.inner_text().replace("\u2060", "")  # the word joiner that keeps a bare URL from linking
     assert "[Session expired, log in again](https:/" in text, "the value is shown as the text it is"
     assert "9" * 100 not in text, "a long value is cut"
