@@ -40,7 +40,7 @@ except ConfigError as error:
     st.stop()
 
 st.plotly_chart(charts.error_curves(result, log_y), config={"displaylogo": False})
-for sentence in charts.reading(result):
+for sentence in charts.reading(result, setup.config):
     st.markdown(f"- {sentence}")
 st.dataframe(charts.summary_table(result), hide_index=True)
 

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from backprop_core import Sweep
+from backprop_core import Config, Sweep
 
+from . import explain
 from .format import number, show_number
 
 MAX_POINTS = 2000  # per curve sent to the browser; longer runs are thinned (the last point is always kept)
@@ -146,7 +147,7 @@ def scan_chart(scan: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def reading(result: Sweep) -> list[str]:
+def reading(result: Sweep, config: Config | None = None) -> list[str]:
     """A few sentences a student can check against the chart, built from this sweep's numbers."""
     statuses = result.statuses()
     finals = result.final_errors
@@ -194,7 +195,7 @@ def reading(result: Sweep) -> list[str]:
     if failed:
         names = ", ".join(f"η = {show_number(result.lrs[i])} ({statuses[i]})" for i in failed)
         sentences.append(f"Too large a step overshoots the valley: {names}.")
-    return sentences
+    return sentences + (explain.sudden_convergence(result, config) if config is not None else [])
 
 
 def scan_reading(scan: pd.DataFrame) -> str:
