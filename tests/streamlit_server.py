@@ -133,3 +133,16 @@ CHROMIUM_ARGS = [
 def launch_chromium(playwright):
     """A headless Debian Chromium from a playwright instance (sync API)."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator:
+    """A headless Debian Chromium for a `with` block (starts playwright too; closes both)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()

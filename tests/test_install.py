@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.streamlit_server import CHROMIUM, REPO, launch_chromium, streamlit_server
+from tests.streamlit_server import CHROMIUM, REPO, chromium, streamlit_server
 
 pytestmark = pytest.mark.slow
 TIMEOUT_MS = 60_000  # a cold page on a shared 2-core machine
@@ -89,8 +89,6 @@ def test_help_names_the_settings(installed):
 @pytest.mark.browser
 @pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"needs Debian's chromium at {CHROMIUM}")
 def test_backprop_lab_serves_the_app(installed, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     work = tmp_path / "work"  # an empty folder: no app.py, no .streamlit here
     work.mkdir()
     with (
@@ -99,14 +97,10 @@ def test_backprop_lab_serves_the_app(installed, tmp_path):
             cwd=work,
             env={"BACKPROP_LAB_RUNS": str(tmp_path / "runs")},
         ) as base_url,
-        sync_playwright() as playwright,
+        chromium() as browser,
     ):
-        browser = launch_chromium(playwright)
-        try:
-            page = browser.new_page()
-            for path, heading in [("", "The 2-2-2 network"), ("learning_rate", "How the learning rate")]:
-                page.goto(f"{base_url}/{path}")
-                page.get_by_role("heading", name=heading).wait_for(timeout=TIMEOUT_MS)
-            assert page.title() == "Backprop Lab"
-        finally:
-            browser.close()
+        page = browser.new_page()
+        for path, heading in [("", "The 2-2-2 network"), ("learning_rate", "How the learning rate")]:
+            page.goto(f"{base_url}/{path}")
+            page.get_by_role("heading", name=heading).wait_for(timeout=TIMEOUT_MS)
+        assert page.title() == "Backprop Lab"

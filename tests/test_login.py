@@ -15,7 +15,7 @@ import threading
 import pytest
 
 from lab import auth
-from tests.streamlit_server import CHROMIUM, REPO, launch_chromium, streamlit_server
+from tests.streamlit_server import CHROMIUM, REPO, chromium, streamlit_server
 from training.owners import LOCAL, Viewer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the mock provider's own Authlib use
@@ -80,14 +80,8 @@ def class_server(provider, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 def log_in(browser, base_url: str, subject: str):
