@@ -58,6 +58,7 @@ CHANGES_PER_PAGE = 4  # a session switches page after this many changes
 @dataclass
 class Figures:
     changes: list[float] = field(default_factory=list)  # seconds, change -> updated page
+    by_page: dict[str, list[float]] = field(default_factory=dict)  # the same, per page
     first_loads: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -126,7 +127,9 @@ async def student(url: str, seconds: float, think: tuple[float, float], seed: in
                     await asyncio.wait_for(session.rerun(page), CHANGE_TIMEOUT_S)
                 label, values = rng.choice(MOVES[page])
                 session.type(label, rng.choice(values))
-                figures.changes.append(await asyncio.wait_for(session.rerun(page), CHANGE_TIMEOUT_S))
+                seconds_taken = await asyncio.wait_for(session.rerun(page), CHANGE_TIMEOUT_S)
+                figures.changes.append(seconds_taken)
+                figures.by_page.setdefault(page, []).append(seconds_taken)
                 made += 1
     except (OSError, RuntimeError, TimeoutError, KeyError, websockets.WebSocketException) as error:
         figures.failures.append(f"{type(error).__name__}: {error}")
@@ -271,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{server['cpu']:>5.0%} {len(figures.failures):>6}",
             flush=True,
         )
+        pages = ", ".join(
+            f"{page} p50 {percentile(times, 50):.2f} / p95 {percentile(times, 95):.2f}"
+            for page, times in sorted(figures.by_page.items())
+        )
+        print(f"{'':>8} by page: {pages}")
         for failure in sorted(set(figures.failures))[:3]:
             print(f"         failed: {failure}")
         if p95 < TARGET_S and not figures.failures:
