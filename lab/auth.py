@@ -10,6 +10,7 @@ the app shows only a log-in button. Instructors are the e-mails in $BACKPROP_LAB
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
@@ -39,7 +40,7 @@ def provider() -> str | None:
     auth = st.secrets["auth"]
     if "client_id" in auth:
         return None
-    named = [name for name, value in auth.items() if isinstance(value, dict) or hasattr(value, "keys")]
+    named = [name for name, value in auth.items() if isinstance(value, Mapping)]
     return named[0] if named else None
 
 
