@@ -75,3 +75,26 @@ def estimate_agrees(gradients: pd.DataFrame) -> bool:
     Near the minimum (gradients of 1e-13) or with huge weights, the estimate's own error (float64
     rounding in E_total, the h² term a central difference leaves out) is no longer small beside the gradients."""
     return bool((gradients["abs_diff"] <= AGREEMENT * gradients["analytic"].abs().max()).all())
+
+
+# --- Charts shared by every session -------------------------------------------------------------------
+# Building a plotly figure validates every trace (about 20 ms a chart, the largest part of a warm
+# Learning-rate rerun; benchmarks/bench_load.py). A class mostly looks at the same few setups, so each
+# figure is built once per setup and the same object handed to every session (st.cache_resource: no
+# pickling). st.plotly_chart only reads it (it serializes a copy); nothing may modify a returned figure.
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+def error_curves_chart(config: dict, lrs: tuple[float, ...], steps: int, log_y: bool):
+    """charts.error_curves for sweep(config, lrs, steps); shared, read-only."""
+    from lab import charts
+
+    return charts.error_curves(sweep(config, lrs, steps), log_y)
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+def scan_chart(config: dict, steps: int):
+    """charts.scan_chart for scan(config, steps); shared, read-only."""
+    from lab import charts
+
+    return charts.scan_chart(scan(config, steps))
