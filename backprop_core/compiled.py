@@ -232,3 +232,16 @@ def outcomes(config: Config, lrs: np.ndarray, steps: int, target: float, starts:
     starts = np.ascontiguousarray(starts, dtype=np.float64)
     kernel(_fixed(config), starts, lrs, steps, target, first, last, reached, final_gradient, diverged_at)
     return first, last, reached, diverged_at, final_gradient
+
+
+def warm_up(order: tuple[tuple[bool, str], ...] | None = None) -> None:
+    """Load (or, the first time, compile) every network's loops, the classroom's first: call it in a
+    background thread at app start so that no student waits for numba on a first click."""
+    if not enabled():
+        return
+    order = order or ((False, "sigmoid"), *((b, a) for b in (False, True) for a in ACTIVATIONS))
+    for biases, activation in dict.fromkeys(order):
+        config = Config(activation=activation, biases=biases)
+        table(config, 1.0, 1)
+        errors(config, np.ones(1), 1)
+        outcomes(config, np.ones(1), 1, 0.0, start_weights(config, 1))
