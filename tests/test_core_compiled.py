@@ -34,7 +34,6 @@ from backprop_core.expr import inline
 from backprop_core.sweep import numpy_errors, numpy_outcomes, outcomes
 from backprop_core.table import numpy_table
 from tests.test_core_autograd import assert_matches, configs, oracle_values
-from tests.torch_oracle import descend as torch_descend
 from tests.torch_oracle import forward_and_gradients
 
 TOLERANCE = 1e-12  # relative, with an absolute floor of 1e-12, as in test_core_autograd
@@ -121,16 +120,6 @@ def test_compiled_table_matches_numpy_and_autograd(config: Config, lr: float, st
     assert np.isfinite(fast).all()
     assert_rows_are_steps(config, lr, fast)
     assert_close(fast[: min(len(fast), 3)], reference[:3])  # the first rows, before any amplification
-
-
-@settings(max_examples=60, deadline=None)
-@given(configs(), st.floats(min_value=0.01, max_value=5.0))
-def test_compiled_descent_matches_autograd_descent(config: Config, lr: float) -> None:
-    """Whole trajectories against torch autograd, where test_core_autograd compares the numpy engine's."""
-    table = run_steps(config, lr=lr, steps=5)
-    oracle_rows = torch_descend(oracle_values(config), config.activation, config.biases, lr=lr, steps=5)
-    for k, oracle in enumerate(oracle_rows[: len(table)]):
-        assert_matches(table.iloc[k].to_dict(), oracle)
 
 
 @settings(max_examples=60, deadline=None)
