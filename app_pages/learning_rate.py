@@ -53,3 +53,8 @@ st.plotly_chart(compute.scan_chart(config, setup.steps), config={"displaylogo": 
 st.markdown(charts.scan_reading(scan))
 
 exports_ui.xlsx_button(setup.config, lrs, setup.steps)
+
+# The convergence map (issue 14): its computation, figure and click handling live in lab/convergence_map.py.
+from lab import convergence_map  # noqa: E402
+
+convergence_map.section(setup)

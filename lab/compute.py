@@ -8,13 +8,20 @@ cache hit.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 import backprop_core
-from backprop_core import Config, Sweep
+from backprop_core import Config, Sweep, compiled
 from backprop_core.config import MAX_SWEEP_CELLS, WEIGHTS
+from backprop_core.sweep import outcomes
+
+# Load the compiled engine while the first page draws: 1.2 s from numba's cache (importing numba, then
+# LLVM), about a minute for all eight networks the first time ever (see README, "The compiled engine").
+threading.Thread(target=compiled.warm_up, name="backprop-lab-warm-up", daemon=True).start()
 
 SCAN_LRS = np.logspace(-2, 2, 1000)  # the dense scan: 1,000 learning rates from 0.01 to 100
 MAX_SCAN_STEPS = 5000  # the scan is 1,000 runs at once; cap its length so it stays a few seconds at most
@@ -44,10 +51,10 @@ def scan_steps(steps: int) -> int:
 def scan(config: dict, steps: int) -> pd.DataFrame:
     """lr, final_E_total, steps_to_target, status for each of SCAN_LRS after scan_steps(steps) updates.
 
-    Only the summary is kept: the full error curves (8 MB) would be copied on every cache hit."""
-    result = backprop_core.sweep(Config.from_dict(config), SCAN_LRS, scan_steps(steps))
-    summary = result.summary()
-    summary.attrs["steps"] = result.errors.shape[1] - 1
+    Only the outcomes are computed (sweep.outcomes): no curve is kept, in the engine or in the cache."""
+    steps = scan_steps(steps)
+    summary = outcomes(Config.from_dict(config), SCAN_LRS, steps).summary()
+    summary.attrs["steps"] = steps
     return summary
 
 
