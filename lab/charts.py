@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from backprop_core import Sweep
 
-from .format import number, show_number
+from .format import at_float64_floor, number, show_number
 
 MAX_POINTS = 2000  # per curve sent to the browser; longer runs are thinned (the last point is always kept)
 
@@ -137,6 +137,9 @@ def scan_chart(scan: pd.DataFrame) -> go.Figure:
         xaxis_title="learning rate η (log scale)",
         yaxis_title=f"E_total after {scan.attrs['steps']:,} steps",
         xaxis_type="log",
+        # The data's own range: left to autorange, a line or annotation far off (tanh with biases) once
+        # stretched the axis to 10²⁸ while the scan stops at 100.
+        xaxis_range=[float(np.log10(lrs.min())), float(np.log10(lrs.max()))],
         yaxis_type="log",
         xaxis_exponentformat="power",
         yaxis_exponentformat="power",
@@ -157,7 +160,7 @@ def reading(result: Sweep) -> list[str]:
     if settled:
         best = min(settled, key=lambda i: finals[i])
         start = number(result.errors[best, 0])
-        if finals[best] > 0:
+        if not at_float64_floor(finals[best]):
             sentences.append(
                 f"After {steps:,} steps the lowest error is {number(finals[best])}, with η = "
                 f"{show_number(result.lrs[best])}; it started at {start}."
@@ -168,7 +171,7 @@ def reading(result: Sweep) -> list[str]:
                 f"(as far as float64 can tell) within {steps:,} steps."
             )
         slowest = min(settled, key=lambda i: result.lrs[i])
-        if slowest != best and finals[best] > 0:
+        if slowest != best and not at_float64_floor(finals[best]):
             sentences.append(
                 f"The smallest rate, η = {show_number(result.lrs[slowest])}, ends "
                 f"{finals[slowest] / finals[best]:,.3g} times higher ({number(finals[slowest])}): "
