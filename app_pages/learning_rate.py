@@ -39,7 +39,8 @@ except ConfigError as error:
     st.error(str(error), icon=":material/warning:")
     st.stop()
 
-st.plotly_chart(charts.error_curves(result, log_y), config={"displaylogo": False})
+st.caption("Press ▶ Play the race: every rate's curve is drawn step by step, side by side.")
+st.plotly_chart(charts.race(result, log_y), config={"displaylogo": False})
 for sentence in charts.reading(result):
     st.markdown(f"- {sentence}")
 st.dataframe(charts.summary_table(result), hide_index=True)
@@ -49,7 +50,7 @@ scan_steps = compute.scan_steps(setup.steps)
 if scan_steps < setup.steps:
     st.caption(f"The scan runs the first {scan_steps:,} steps of each (1,000 runs at once).")
 scan = compute.scan(config, setup.steps)
-st.plotly_chart(charts.scan_chart(scan), config={"displaylogo": False})
+st.plotly_chart(charts.mark_compared(charts.scan_chart(scan), lrs), config={"displaylogo": False})
 st.markdown(charts.scan_reading(scan))
 
 exports_ui.xlsx_button(setup.config, lrs, setup.steps)

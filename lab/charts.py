@@ -58,6 +58,79 @@ def error_curves(result: Sweep, log_y: bool) -> go.Figure:
     return figure
 
 
+RACE_FRAMES = 60  # frames of the race, sampled like the player (early steps dense, then log-spaced): ~300 kB
+
+
+def race(result: Sweep, log_y: bool) -> dict:
+    """error_curves() (as a plotly figure dict) with a Play button: every compared rate's curve is drawn step by step, side by
+    side, so the class sees which η reaches the target first (plotly animation frames, in the browser)."""
+    from .player import sample_steps
+
+    figure = error_curves(result, log_y)
+    last = result.errors.shape[1] - 1
+    shown = sample_steps(last)
+    shown = shown[np.unique(np.linspace(0, shown.size - 1, min(RACE_FRAMES, shown.size)).astype(int))]
+    curves = [result.curve(i) for i in range(result.lrs.size)]
+
+    def upto(k: int) -> list[dict]:
+        traces = []
+        for curve in curves:  # drawn through the race's own steps: 120 points a frame keeps it light
+            steps = shown[(shown <= k) & (shown < curve.size)]
+            errors = curve[steps]
+            if log_y:
+                steps, errors = steps[errors > 0], errors[errors > 0]
+            traces.append({"x": steps.tolist(), "y": errors.tolist()})
+        return traces
+
+    positive = result.errors[np.isfinite(result.errors) & (result.errors > 0)]
+    if log_y and positive.size:
+        figure.update_yaxes(range=[float(np.log10(positive.min())), float(np.log10(positive.max())) + 0.2])
+    figure.update_xaxes(range=[0, max(last, 1)])
+    figure.update_layout(
+        updatemenus=[
+            dict(
+                type="buttons",
+                direction="left",
+                x=0,
+                y=1.15,
+                xanchor="left",
+                buttons=[
+                    dict(
+                        label="▶ Play the race",
+                        method="animate",
+                        args=[None, dict(frame=dict(duration=50, redraw=False), fromcurrent=False)],
+                    ),
+                    dict(label="Pause", method="animate", args=[[None], dict(mode="immediate")]),
+                ],
+            )
+        ],
+        sliders=[
+            dict(
+                currentvalue=dict(prefix="step "),
+                steps=[
+                    dict(label=f"{int(k):,}", method="animate", args=[[str(int(k))], dict(mode="immediate")])
+                    for k in shown
+                ],
+            )
+        ],
+        margin=dict(l=10, r=10, t=60, b=10),
+        height=480,
+    )
+    # Frames as plain dicts: plotly's validation of 60 x 6 Scatter objects would take seconds.
+    spec = figure.to_plotly_json()
+    spec["frames"] = [{"name": str(int(k)), "data": upto(int(k))} for k in shown]
+    return spec
+
+
+def mark_compared(figure: go.Figure, lrs) -> go.Figure:
+    """A dotted line on the dense-scan chart at each compared learning rate, so the two charts connect."""
+    for lr in lrs:
+        figure.add_vline(
+            x=float(lr), line_dash="dot", line_color="#64748b", annotation_text=f"η = {show_number(lr)}"
+        )
+    return figure
+
+
 def summary_table(result: Sweep) -> pd.DataFrame:
     """One row per learning rate: final E_total, steps to reach the target, and a plainly worded status."""
     summary = result.summary()
