@@ -238,3 +238,24 @@ def test_a_click_on_the_error_curve_jumps_to_that_step(server, browser):
         assert f"E_total at step {step}" in metric and f"{errors[step]:.10g}" in metric, metric
     finally:
         context.close()
+
+
+def test_the_learning_rate_race_plays_step_by_step(server, browser):
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        page = open_page(
+            context, server, "learning_rate", "How the learning rate changes training", "?steps=1000"
+        )
+        page.wait_for_selector(".js-plotly-plot .updatemenu-button", timeout=TIMEOUT_MS)
+        box = page.locator(".updatemenu-button").first.bounding_box()  # "▶ Play the race"
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        # The slider's label, "step N", follows the race (the x axis title is plain "step").
+        label = "Array.from(document.querySelectorAll('.js-plotly-plot text')).map(t => t.textContent)"
+        label += ".find(t => /^step [0-9]/.test(t))"
+        page.wait_for_function(f"() => /^step [1-9]/.test({label} || '')", timeout=TIMEOUT_MS)
+        mid_race = page.evaluate(f"() => {label}")
+        page.wait_for_function(f"() => ({label} || '') === 'step 1,000'", timeout=TIMEOUT_MS)
+        assert mid_race != "step 1,000", f"the race passed through the steps ({mid_race})"
+        assert_no_error_text(page, "the race")
+    finally:
+        context.close()
