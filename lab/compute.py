@@ -92,16 +92,17 @@ def estimate_agrees(gradients: pd.DataFrame) -> bool:
 
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
-def error_curves_chart(config: dict, lrs: tuple[float, ...], steps: int, log_y: bool):
-    """charts.error_curves for sweep(config, lrs, steps); shared, read-only."""
+def race_chart(config: dict, lrs: tuple[float, ...], steps: int, log_y: bool):
+    """charts.race for sweep(config, lrs, steps): the compared curves with their Play frames; shared, read-only."""
     from lab import charts
 
-    return charts.error_curves(sweep(config, lrs, steps), log_y)
+    return charts.race(sweep(config, lrs, steps), log_y)
 
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
-def scan_chart(config: dict, steps: int):
-    """charts.scan_chart for scan(config, steps); shared, read-only."""
+def scan_chart(config: dict, steps: int, lrs: tuple[float, ...]):
+    """charts.scan_chart for scan(config, steps), each compared η marked; shared, read-only (so the marks
+    are drawn here, on this entry's own figure, never added to a figure other sessions hold)."""
     from lab import charts
 
-    return charts.scan_chart(scan(config, steps))
+    return charts.mark_compared(charts.scan_chart(scan(config, steps)), lrs)

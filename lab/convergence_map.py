@@ -31,6 +31,7 @@ MAP_SCALES = (0.1, 10.0)  # the factor on the sidebar's starting weights, log-sp
 MAX_MAP_STEPS = 1000  # the map runs the first 1,000 steps at most, so that it draws in under a second
 FLOOR = 1e-300  # log10 of an E_total of exactly 0 (a perfect linear fit) is drawn at -300, not -inf
 CHART_KEY = "convergence_map"
+SHOW_KEY = "convergence_map_shown"  # the toggle that draws the map
 CHOSEN_KEY = "convergence_map_chosen"  # (lr, scale) of a clicked cell, until the page opens its run
 STEP_THROUGH = "app_pages/step_through.py"
 
@@ -71,6 +72,12 @@ def compute(config: Config, steps: int, size: int = MAP_SIZE, target_error: floa
 @st.cache_data(max_entries=16, show_spinner="Training 22,500 networks for the convergence map…")
 def cached(config: dict, steps: int) -> ConvergenceMap:
     return compute(Config.from_dict(config), map_steps(steps))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def shared_figure(config: dict, steps: int) -> go.Figure:
+    """figure() of cached(config, steps), built once and shared by every session (read-only)."""
+    return figure(cached(config, steps))
 
 
 def figure(result: ConvergenceMap) -> go.Figure:
@@ -180,9 +187,13 @@ def section(setup: Setup) -> None:
         "a factor; the white line is where E_total reaches the target. Click a cell to open that run on "
         "Step through."
     )
+    # Drawn on request: 22,500 runs and a figure with a clickable point per cell cost about a second,
+    # which every rerun of the page (a new η, the log toggle) would otherwise pay again.
+    if not st.toggle("Draw the convergence map", key=SHOW_KEY):
+        return
     result = cached(state_key(setup), setup.steps)
     st.plotly_chart(
-        figure(result),
+        shared_figure(state_key(setup), setup.steps),
         key=CHART_KEY,
         on_select=_on_select,
         selection_mode="points",

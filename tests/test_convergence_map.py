@@ -58,6 +58,10 @@ def test_a_click_sets_eta_and_the_weights_and_opens_step_through() -> None:
     app.switch_page("app_pages/learning_rate.py")
     app.run()
     assert not app.exception
+    assert not any(chart.key == convergence_map.CHART_KEY for chart in app.get("plotly_chart"))  # on request
+    app.toggle(key=convergence_map.SHOW_KEY).set_value(True)
+    app.run()
+    assert not app.exception
     assert any(chart.key == convergence_map.CHART_KEY for chart in app.get("plotly_chart"))
     clicked = {"selection": {"points": [{"customdata": [2.5, 3.0]}]}}  # what st.plotly_chart hands over
     assert convergence_map.choose(app.session_state, clicked)

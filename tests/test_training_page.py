@@ -406,4 +406,3 @@ def test_a_custom_line_from_the_page_trains_exactly_that_design(runs_folder):
     row = history_row(at, run_id)
     assert row["design"] == line and row["parameters"] == f"{log[0]['params']:,}"
     assert row["started"].endswith("UTC") and "None" not in str(row)
-
