@@ -16,7 +16,7 @@ import pytest
 
 from lab import auth
 from tests.streamlit_server import CHROMIUM, REPO, chromium, streamlit_server
-from training.owners import LOCAL, Viewer
+from training.owners import INSTRUCTORS_ENV, LOCAL, Viewer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the mock provider's own Authlib use
 TIMEOUT_MS = 60_000  # a cold page on a shared 2-core machine
@@ -160,5 +160,5 @@ def test_without_login_the_viewer_is_the_local_instructor():
     ],
 )
 def test_instructor_only_when_listed(monkeypatch, listed, email, name, expected):
-    monkeypatch.setenv(auth.INSTRUCTORS_ENV, listed)
+    monkeypatch.setenv(INSTRUCTORS_ENV, listed)
     assert auth.viewer_from_claims(email, name) == expected
