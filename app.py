@@ -7,7 +7,10 @@ which a fresh server uses for a deep link before app.py has ever run.)
 
 import streamlit as st
 
+from lab import auth
+
 st.set_page_config(page_title="Backprop Lab", page_icon=":material/hub:", layout="wide")
+auth.gate()  # with login configured (secrets.toml [auth]), nothing below runs until the visitor logs in
 
 PAGES = {
     "Backpropagation": [

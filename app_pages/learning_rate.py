@@ -5,7 +5,7 @@ from dataclasses import replace
 import streamlit as st
 
 from backprop_core import ConfigError
-from lab import charts, compute, exports_ui, params, state
+from lab import charts, compute, convergence_map, exports_ui, params, state
 from lab.format import show_lrs
 
 setup = state.sidebar()
@@ -39,8 +39,9 @@ except ConfigError as error:
     st.error(str(error), icon=":material/warning:")
     st.stop()
 
-st.plotly_chart(charts.error_curves(result, log_y), config={"displaylogo": False})
-for sentence in charts.reading(result):
+st.caption("Press ▶ Play the race: every rate's curve is drawn step by step, side by side.")
+st.plotly_chart(compute.race_chart(config, lrs, setup.steps, log_y), config={"displaylogo": False})
+for sentence in charts.reading(result, setup.config):
     st.markdown(f"- {sentence}")
 st.dataframe(charts.summary_table(result), hide_index=True)
 
@@ -49,7 +50,10 @@ scan_steps = compute.scan_steps(setup.steps)
 if scan_steps < setup.steps:
     st.caption(f"The scan runs the first {scan_steps:,} steps of each (1,000 runs at once).")
 scan = compute.scan(config, setup.steps)
-st.plotly_chart(charts.scan_chart(scan), config={"displaylogo": False})
+st.plotly_chart(compute.scan_chart(config, setup.steps, lrs), config={"displaylogo": False})
 st.markdown(charts.scan_reading(scan))
 
 exports_ui.xlsx_button(setup.config, lrs, setup.steps)
+
+# The convergence map: its computation, figure and click handling live in lab/convergence_map.py.
+convergence_map.section(setup)

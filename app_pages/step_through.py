@@ -3,7 +3,7 @@
 import streamlit as st
 
 from backprop_core import ACTIVATIONS
-from lab import compute, state, views
+from lab import compute, exercise, state, views
 from lab.derivations import derivations
 from lab.format import number, show_number
 
@@ -17,6 +17,9 @@ st.markdown(
     "gradient and run the **next forward** pass."
 )
 setup, frame, values = views.viewed_row(setup)
+# Exercise mode: while a quantity is hidden, nothing below is drawn (it would give the answer away).
+if exercise.panel(setup, frame, values, state.SETUP_KEY):
+    st.stop()
 views.error_metrics(frame, setup.step)
 config = setup.config
 activation = ACTIVATIONS[config.activation]

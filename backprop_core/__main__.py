@@ -17,7 +17,15 @@ from dataclasses import fields
 import pandas as pd
 
 from .activations import ACTIVATIONS
-from .config import MAX_STEPS, NUMERIC_FIELDS, Config, ConfigError, check_lr, check_steps
+from .config import (
+    MAX_STEPS,
+    NUMERIC_FIELDS,
+    Config,
+    ConfigError,
+    check_lr,
+    check_steps,
+    check_target_error,
+)
 from .gradcheck import gradient_check
 from .sweep import CLASSROOM_LRS, DEFAULT_TARGET_ERROR, sweep
 from .table import run_steps
@@ -99,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             frame = run_steps(config, check_lr(args.lr), check_steps(args.steps))
         elif args.command == "sweep":
             frame = sweep(
-                config, [check_lr(lr) for lr in args.lrs], check_steps(args.steps), args.target_error
+                config,
+                [check_lr(lr) for lr in args.lrs],
+                check_steps(args.steps),
+                check_target_error(args.target_error),
             )
             frame = frame.summary()
         else:

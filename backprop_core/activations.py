@@ -1,4 +1,10 @@
-"""The course's activation table. Each activation is defined once, for numpy, LaTeX and Excel."""
+"""The course's activation table. Each activation is defined once, for numpy, LaTeX, Excel and scalar source.
+
+The scalar source forms are Python expressions (bracketed by whoever pastes them) over float64 scalars (the names `exp`, `tanh` come from
+`math`); backprop_core.compiled pastes them into the one-step function it compiles with numba. They are
+written to round the way the numpy forms round (the same operations in the same order), so the
+compiled path and the numpy path agree to the last few ulps.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +40,8 @@ class Activation:
     latex_slope: Callable[[str, str], str]  # (z, a) -> LaTeX of da/dz
     excel_forward: Callable[[str], str]
     excel_slope: Callable[[str, str], str]  # (z, a) -> Excel of da/dz
+    source_forward: Callable[[str], str]  # scalar Python source of a, given the source of z
+    source_slope: Callable[[str, str], str]  # (z, a) -> scalar Python source of da/dz
     why: str  # one sentence for the student
 
 
@@ -48,6 +56,12 @@ ACTIVATIONS: dict[str, Activation] = {
             latex_slope=lambda z, a: rf"{a}\left(1 - {a}\right)",
             excel_forward=lambda z: f"1/(1+EXP(-{_group(z)}))",
             excel_slope=lambda z, a: f"{a}*(1-{a})",
+            # stable_sigmoid for one number: exp only sees -|z|; e * (1/(1+e)) for z < 0, as numpy does.
+            source_forward=lambda z: (
+                f"1.0 / (1.0 + exp(-abs({z}))) if {z} >= 0.0 "
+                f"else exp(-abs({z})) * (1.0 / (1.0 + exp(-abs({z}))))"
+            ),
+            source_slope=lambda z, a: f"{a} * (1.0 - {a})",
             why="The sigmoid squashes any number into (0, 1) and its slope is a(1-a), "
             "so the backward pass reuses the value already computed in the forward pass.",
         ),
@@ -59,6 +73,8 @@ ACTIVATIONS: dict[str, Activation] = {
             latex_slope=lambda z, a: rf"1 - {_group(a)}^2",
             excel_forward=lambda z: f"TANH({z})",
             excel_slope=lambda z, a: f"(1-{a}^2)",
+            source_forward=lambda z: f"tanh({z})",
+            source_slope=lambda z, a: f"1.0 - {a} * {a}",
             why="tanh squashes into (-1, 1), centred on 0; its slope 1 - a^2 also comes from the forward value.",
         ),
         Activation(
@@ -69,6 +85,8 @@ ACTIVATIONS: dict[str, Activation] = {
             latex_slope=lambda z, a: rf"\mathbb{{1}}\left[{z} > 0\right]",
             excel_forward=lambda z: f"MAX(0,{z})",
             excel_slope=lambda z, a: f"IF({z}>0,1,0)",
+            source_forward=lambda z: f"max({z}, 0.0)",
+            source_slope=lambda z, a: f"1.0 if {z} > 0.0 else 0.0",
             why="ReLU passes positive inputs unchanged and blocks negative ones; "
             "its slope is 1 or 0, so a unit with a negative input passes back no gradient.",
         ),
@@ -80,6 +98,8 @@ ACTIVATIONS: dict[str, Activation] = {
             latex_slope=lambda z, a: "1",
             excel_forward=lambda z: z,
             excel_slope=lambda z, a: "1",
+            source_forward=lambda z: f"{z} * 1.0",
+            source_slope=lambda z, a: "1.0",
             why="A linear unit passes its input through; with no squashing, "
             "a large learning rate can make the weights grow without bound.",
         ),

@@ -63,30 +63,70 @@ class Config:
 NUMERIC_FIELDS = INPUTS + TARGETS + WEIGHTS + BIASES
 
 
-def check_value(name: str, value: float, limit: float) -> float:
-    """A finite number with |value| <= limit, or a ConfigError that names the field."""
+SHOWN_INPUT_CHARS = 40  # a bad value is quoted up to this length: a message stays one line, whatever was sent
+
+
+def shown_input(value) -> str:
+    """A value as the user gave it, for a message: text as typed (cut), a float as its shortest
+    round-trip form. So 1000001 reads "1000001" (not 1e+06) and 100.0000001 reads "100.0000001"."""
+    if isinstance(value, str):
+        text = " ".join(value.split())  # one line: no newline from a link or a field breaks the message
+    elif isinstance(value, float) and math.isfinite(value):
+        text = repr(value).removesuffix(".0")
+    else:
+        text = str(value)
+    return text if len(text) <= SHOWN_INPUT_CHARS else text[: SHOWN_INPUT_CHARS - 1] + "…"
+
+
+def limit_text(limit: float) -> str:
+    """A limit as the app writes it: 100, 1e6 (not 1e+06)."""
+    return f"{limit:g}".replace("e+0", "e").replace("e+", "e")
+
+
+def _number(name: str, value) -> float:
+    """A finite float from a number or text, or a ConfigError that names the field and quotes the input."""
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+        raise ConfigError(f"{name} must be a number, got '{shown_input(value)}'") from None
     if not math.isfinite(number):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+        raise ConfigError(f"{name} must be a finite number, got '{shown_input(value)}'")
+    return number
+
+
+def check_value(name: str, value: float, limit: float) -> float:
+    """A finite number with |value| <= limit, or a ConfigError that names the field."""
+    number = _number(name, value)
     if abs(number) > limit:
-        raise ConfigError(f"{name} must be between {-limit:g} and {limit:g}, got {number:g}")
+        got = shown_input(value if isinstance(value, str) else number)
+        raise ConfigError(f"{name} must be between {limit_text(-limit)} and {limit_text(limit)}, got {got}")
     return number
 
 
 def check_activation(name: str) -> str:
     if name not in ACTIVATIONS:
-        raise ConfigError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
+        raise ConfigError(f"unknown activation '{shown_input(name)}'; choose one of {', '.join(ACTIVATIONS)}")
     return name
 
 
+# One rule, one wording: the sidebar's tooltip, the link messages and the command line all say this.
+LR_RULE = f"greater than 0 and at most {limit_text(MAX_LR)}"
+
+
 def check_lr(lr: float) -> float:
-    lr = check_value("learning rate", lr, MAX_LR)
-    if lr <= 0:
-        raise ConfigError(f"learning rate must be greater than 0, got {lr:g}")
-    return lr
+    number = _number("learning rate", lr)
+    if not 0 < number <= MAX_LR:
+        got = shown_input(lr if isinstance(lr, str) else number)
+        raise ConfigError(f"learning rate must be {LR_RULE}, got {got}")
+    return number
+
+
+def check_target_error(target: float) -> float:
+    """The E_total at or below which a run counts as converged: a positive number."""
+    number = _number("target error", target)
+    if number <= 0:
+        raise ConfigError(f"target error must be greater than 0, got {shown_input(number)}")
+    return number
 
 
 def check_steps(steps: int) -> int:

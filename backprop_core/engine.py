@@ -12,7 +12,7 @@ from functools import cache
 import numpy as np
 
 from .activations import ACTIVATIONS
-from .config import WEIGHTS, Config, check_lr, check_steps
+from .config import MAX_LR, WEIGHTS, Config, check_lr, check_steps
 from .network import build_network
 
 # A weight beyond this ends that learning rate's run as "diverged". With |inputs| <= 100 every value
@@ -42,24 +42,40 @@ def row(config: Config, lr: float = 0.0, weights: Mapping[str, float] | None = N
     return {k: float(np.asarray(v).reshape(-1)[0]) for k, v in env.items()}
 
 
+def check_lrs(lrs) -> np.ndarray:
+    """Learning rates as a flat float64 array, each checked as config.check_lr checks one (its message)."""
+    lrs = np.asarray(lrs, dtype=np.float64).reshape(-1)
+    bad = ~((lrs > 0) & (lrs <= MAX_LR))  # also True for NaN; one pass, not 40,000 calls, for the map
+    if bad.any():
+        check_lr(lrs[bad.argmax()])
+    return lrs
+
+
+def start_weights(config: Config, n: int) -> np.ndarray:
+    """(n, 8): the config's starting weights w1..w8, the same for each of n runs."""
+    leaves = config.values()
+    return np.tile(np.array([leaves[w] for w in WEIGHTS], dtype=np.float64), (n, 1))
+
+
 def descend(
     config: Config,
     lrs: np.ndarray,
     steps: int,
     record: Callable[[int, dict[str, np.ndarray]], None],
+    starts: np.ndarray | None = None,
 ) -> np.ndarray:
     """Run `steps` updates w <- w - eta * dE/dw for every learning rate at once.
 
     Calls record(k, env) for rows k = 0..steps (row 0: the initial weights). A learning rate whose
     next weights would leave [-WEIGHT_LIMIT, WEIGHT_LIMIT] is frozen at its last safe row.
+    `starts` (n_lr, 8) gives each run its own starting w1..w8 (the convergence map); default: the config's.
     Returns diverged_at, shape (n_lr,): the first row that could not be computed, or -1.
     """
-    lrs = np.asarray(lrs, dtype=np.float64).reshape(-1)
-    for lr in lrs:
-        check_lr(lr)
+    lrs = check_lrs(lrs)
     steps = check_steps(steps)
     leaves = config.values()
-    weights = np.array([np.full(lrs.size, leaves[w]) for w in WEIGHTS])  # (8, n_lr)
+    starts = start_weights(config, lrs.size) if starts is None else np.asarray(starts, dtype=np.float64)
+    weights = np.ascontiguousarray(starts.T)  # (8, n_lr)
     values = {name: np.full(lrs.size, v) for name, v in leaves.items() if name not in WEIGHTS}
     values["eta"] = lrs
     diverged_at = np.full(lrs.size, -1)

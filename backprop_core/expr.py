@@ -3,7 +3,9 @@
 The same tree is
 - evaluated with numpy (vectorised: every symbol may be an array over a learning-rate axis),
 - printed as LaTeX, symbolically (h_1 = w_1 i_1 + w_2 i_2) or with numbers substituted,
-- printed as an Excel formula, given a function that says which cell holds each symbol.
+- printed as an Excel formula, given a function that says which cell holds each symbol,
+- printed as Python source of scalar float64 arithmetic, which backprop_core.compiled pastes into one
+  step of descent and compiles with numba (the fast path; numpy stays the reference).
 
 Nothing here knows about the network; backprop_core.network builds the trees.
 """
@@ -42,7 +44,7 @@ class Expr:
     def evaluate(self, env: Mapping[str, np.ndarray], act: Activation) -> np.ndarray:
         return self.compile(act)(env)
 
-    # Each subclass implements these four.
+    # Each subclass implements these five.
     def compile(self, act: Activation) -> Callable[[Mapping[str, np.ndarray]], np.ndarray]:
         """A function env -> value. Built once per tree, so a descent of many steps walks no tree."""
         raise NotImplementedError
@@ -53,6 +55,11 @@ class Expr:
 
     def excel(self, act: Activation, ref: Reference, formulas: Mapping[str, Expr]) -> str:
         """An Excel expression (without the leading '='). Symbols that `ref` maps to None are inlined."""
+        raise NotImplementedError
+
+    def source(self, act: Activation) -> str:
+        """A Python expression over float scalars named as the symbols (h1, w5, eta ...), with the
+        numpy form's operations in the numpy form's order, so that the two round alike."""
         raise NotImplementedError
 
     def symbols(self) -> set[str]:
@@ -118,6 +125,14 @@ def _wrap_excel(child: Expr, parent_precedence: int, text: str) -> str:
     return f"({text})" if child.precedence < parent_precedence else text
 
 
+def _wrap_source(child: Expr, act: Activation) -> str:
+    """A child's source, bracketed unless it is one name or a non-negative number: the bracket keeps
+    the tree's own grouping, so (a + (b + c)) is not re-read as (a + b) + c and rounds as numpy does."""
+    text = child.source(act)
+    atomic = isinstance(child, Sym) or (isinstance(child, Num) and child.value >= 0)
+    return text if atomic else f"({text})"
+
+
 @dataclass(frozen=True)
 class Sym(Expr):
     name: str
@@ -142,6 +157,11 @@ class Sym(Expr):
         # another product, and Sub already brackets a product on its right).
         return _wrap_excel(inner, 2, inner.excel(act, ref, formulas))
 
+    def source(self, act):
+        if not self.name.isidentifier():
+            raise ValueError(f"{self.name!r} is not a name Python source can use")
+        return self.name
+
     def symbols(self):
         return {self.name}
 
@@ -159,6 +179,9 @@ class Num(Expr):
 
     def excel(self, act, ref, formulas):
         return repr(self.value) if self.value != int(self.value) else str(int(self.value))
+
+    def source(self, act):
+        return repr(float(self.value))  # repr round-trips a float64 exactly
 
     def symbols(self):
         return set()
@@ -180,6 +203,9 @@ class Add(Expr):
 
     def excel(self, act, ref, formulas):
         return "+".join(_wrap_excel(t, 1, t.excel(act, ref, formulas)) for t in self.terms)
+
+    def source(self, act):  # Python adds left to right, as _fold does
+        return " + ".join(_wrap_source(t, act) for t in self.terms)
 
     def symbols(self):
         return set().union(*(t.symbols() for t in self.terms))
@@ -205,6 +231,9 @@ class Sub(Expr):
             self.right, 2, self.right.excel(act, ref, formulas)
         )
 
+    def source(self, act):
+        return f"{_wrap_source(self.left, act)} - {_wrap_source(self.right, act)}"
+
     def symbols(self):
         return self.left.symbols() | self.right.symbols()
 
@@ -227,6 +256,9 @@ class Mul(Expr):
     def excel(self, act, ref, formulas):
         return "*".join(_wrap_excel(f, 2, f.excel(act, ref, formulas)) for f in self.factors)
 
+    def source(self, act):
+        return " * ".join(_wrap_source(f, act) for f in self.factors)
+
     def symbols(self):
         return set().union(*(f.symbols() for f in self.factors))
 
@@ -244,6 +276,10 @@ class Square(Expr):
 
     def excel(self, act, ref, formulas):
         return f"({self.base.excel(act, ref, formulas)})^2"
+
+    def source(self, act):  # np.square(x) is x * x, one rounding
+        base = _wrap_source(self.base, act)
+        return f"{base} * {base}"
 
     def symbols(self):
         return self.base.symbols()
@@ -264,6 +300,9 @@ class Activate(Expr):
 
     def excel(self, act, ref, formulas):
         return act.excel_forward(self.arg.excel(act, ref, formulas))
+
+    def source(self, act):
+        return act.source_forward(_wrap_source(self.arg, act))
 
     def symbols(self):
         return self.arg.symbols()
@@ -286,6 +325,9 @@ class ActivationSlope(Expr):
 
     def excel(self, act, ref, formulas):
         return act.excel_slope(self.pre.excel(act, ref, formulas), self.post.excel(act, ref, formulas))
+
+    def source(self, act):
+        return act.source_slope(_wrap_source(self.pre, act), _wrap_source(self.post, act))
 
     def symbols(self):
         return self.pre.symbols() | self.post.symbols()

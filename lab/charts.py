@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from backprop_core import Sweep
+from backprop_core import Config, Sweep
 
-from .format import number, show_number
+from . import explain
+from .format import at_float64_floor, number, show_number
 
 MAX_POINTS = 2000  # per curve sent to the browser; longer runs are thinned (the last point is always kept)
 
@@ -55,6 +56,79 @@ def error_curves(result: Sweep, log_y: bool) -> go.Figure:
         margin=dict(l=10, r=10, t=30, b=10),
         height=420,
     )
+    return figure
+
+
+RACE_FRAMES = 60  # frames of the race, sampled like the player (early steps dense, then log-spaced): ~300 kB
+
+
+def race(result: Sweep, log_y: bool) -> dict:
+    """error_curves() (as a plotly figure dict) with a Play button: every compared rate's curve is drawn step by step, side by
+    side, so the class sees which η reaches the target first (plotly animation frames, in the browser)."""
+    from .player import sample_steps
+
+    figure = error_curves(result, log_y)
+    last = result.errors.shape[1] - 1
+    shown = sample_steps(last)
+    shown = shown[np.unique(np.linspace(0, shown.size - 1, min(RACE_FRAMES, shown.size)).astype(int))]
+    curves = [result.curve(i) for i in range(result.lrs.size)]
+
+    def upto(k: int) -> list[dict]:
+        traces = []
+        for curve in curves:  # drawn through the race's own steps: 120 points a frame keeps it light
+            steps = shown[(shown <= k) & (shown < curve.size)]
+            errors = curve[steps]
+            if log_y:
+                steps, errors = steps[errors > 0], errors[errors > 0]
+            traces.append({"x": steps.tolist(), "y": errors.tolist()})
+        return traces
+
+    positive = result.errors[np.isfinite(result.errors) & (result.errors > 0)]
+    if log_y and positive.size:
+        figure.update_yaxes(range=[float(np.log10(positive.min())), float(np.log10(positive.max())) + 0.2])
+    figure.update_xaxes(range=[0, max(last, 1)])
+    figure.update_layout(
+        updatemenus=[
+            dict(
+                type="buttons",
+                direction="left",
+                x=0,
+                y=1.15,
+                xanchor="left",
+                buttons=[
+                    dict(
+                        label="▶ Play the race",
+                        method="animate",
+                        args=[None, dict(frame=dict(duration=50, redraw=False), fromcurrent=False)],
+                    ),
+                    dict(label="Pause", method="animate", args=[[None], dict(mode="immediate")]),
+                ],
+            )
+        ],
+        sliders=[
+            dict(
+                currentvalue=dict(prefix="step "),
+                steps=[
+                    dict(label=f"{int(k):,}", method="animate", args=[[str(int(k))], dict(mode="immediate")])
+                    for k in shown
+                ],
+            )
+        ],
+        margin=dict(l=10, r=10, t=60, b=10),
+        height=480,
+    )
+    # Frames as plain dicts: plotly's validation of 60 x 6 Scatter objects would take seconds.
+    spec = figure.to_plotly_json()
+    spec["frames"] = [{"name": str(int(k)), "data": upto(int(k))} for k in shown]
+    return spec
+
+
+def mark_compared(figure: go.Figure, lrs) -> go.Figure:
+    """A dotted line on the dense-scan chart at each compared learning rate, so the two charts connect."""
+    for lr in lrs:
+        figure.add_vline(
+            x=float(lr), line_dash="dot", line_color="#64748b", annotation_text=f"η = {show_number(lr)}"
+        )
     return figure
 
 
@@ -137,6 +211,9 @@ def scan_chart(scan: pd.DataFrame) -> go.Figure:
         xaxis_title="learning rate η (log scale)",
         yaxis_title=f"E_total after {scan.attrs['steps']:,} steps",
         xaxis_type="log",
+        # The data's own range: left to autorange, a line or annotation far off (tanh with biases) once
+        # stretched the axis to 10²⁸ while the scan stops at 100.
+        xaxis_range=[float(np.log10(lrs.min())), float(np.log10(lrs.max()))],
         yaxis_type="log",
         xaxis_exponentformat="power",
         yaxis_exponentformat="power",
@@ -146,7 +223,7 @@ def scan_chart(scan: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def reading(result: Sweep) -> list[str]:
+def reading(result: Sweep, config: Config | None = None) -> list[str]:
     """A few sentences a student can check against the chart, built from this sweep's numbers."""
     statuses = result.statuses()
     finals = result.final_errors
@@ -157,7 +234,7 @@ def reading(result: Sweep) -> list[str]:
     if settled:
         best = min(settled, key=lambda i: finals[i])
         start = number(result.errors[best, 0])
-        if finals[best] > 0:
+        if not at_float64_floor(finals[best]):
             sentences.append(
                 f"After {steps:,} steps the lowest error is {number(finals[best])}, with η = "
                 f"{show_number(result.lrs[best])}; it started at {start}."
@@ -168,7 +245,7 @@ def reading(result: Sweep) -> list[str]:
                 f"(as far as float64 can tell) within {steps:,} steps."
             )
         slowest = min(settled, key=lambda i: result.lrs[i])
-        if slowest != best and finals[best] > 0:
+        if slowest != best and not at_float64_floor(finals[best]):
             sentences.append(
                 f"The smallest rate, η = {show_number(result.lrs[slowest])}, ends "
                 f"{finals[slowest] / finals[best]:,.3g} times higher ({number(finals[slowest])}): "
@@ -194,7 +271,7 @@ def reading(result: Sweep) -> list[str]:
     if failed:
         names = ", ".join(f"η = {show_number(result.lrs[i])} ({statuses[i]})" for i in failed)
         sentences.append(f"Too large a step overshoots the valley: {names}.")
-    return sentences
+    return sentences + (explain.sudden_convergence(result, config) if config is not None else [])
 
 
 def scan_reading(scan: pd.DataFrame) -> str:

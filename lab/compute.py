@@ -8,13 +8,20 @@ cache hit.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 import backprop_core
-from backprop_core import Config, Sweep
+from backprop_core import Config, Sweep, compiled
 from backprop_core.config import MAX_SWEEP_CELLS, WEIGHTS
+from backprop_core.sweep import outcomes
+
+# Load the compiled engine while the first page draws: 1.2 s from numba's cache (importing numba, then
+# LLVM), about a minute for all eight networks the first time ever (see README, "The compiled engine").
+threading.Thread(target=compiled.warm_up, name="backprop-lab-warm-up", daemon=True).start()
 
 SCAN_LRS = np.logspace(-2, 2, 1000)  # the dense scan: 1,000 learning rates from 0.01 to 100
 MAX_SCAN_STEPS = 5000  # the scan is 1,000 runs at once; cap its length so it stays a few seconds at most
@@ -44,10 +51,10 @@ def scan_steps(steps: int) -> int:
 def scan(config: dict, steps: int) -> pd.DataFrame:
     """lr, final_E_total, steps_to_target, status for each of SCAN_LRS after scan_steps(steps) updates.
 
-    Only the summary is kept: the full error curves (8 MB) would be copied on every cache hit."""
-    result = backprop_core.sweep(Config.from_dict(config), SCAN_LRS, scan_steps(steps))
-    summary = result.summary()
-    summary.attrs["steps"] = result.errors.shape[1] - 1
+    Only the outcomes are computed (sweep.outcomes): no curve is kept, in the engine or in the cache."""
+    steps = scan_steps(steps)
+    summary = outcomes(Config.from_dict(config), SCAN_LRS, steps).summary()
+    summary.attrs["steps"] = steps
     return summary
 
 
@@ -75,3 +82,27 @@ def estimate_agrees(gradients: pd.DataFrame) -> bool:
     Near the minimum (gradients of 1e-13) or with huge weights, the estimate's own error (float64
     rounding in E_total, the h² term a central difference leaves out) is no longer small beside the gradients."""
     return bool((gradients["abs_diff"] <= AGREEMENT * gradients["analytic"].abs().max()).all())
+
+
+# --- Charts shared by every session -------------------------------------------------------------------
+# Building a plotly figure validates every trace (about 20 ms a chart, the largest part of a warm
+# Learning-rate rerun; benchmarks/bench_load.py). A class mostly looks at the same few setups, so each
+# figure is built once per setup and the same object handed to every session (st.cache_resource: no
+# pickling). st.plotly_chart only reads it (it serializes a copy); nothing may modify a returned figure.
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+def race_chart(config: dict, lrs: tuple[float, ...], steps: int, log_y: bool):
+    """charts.race for sweep(config, lrs, steps): the compared curves with their Play frames; shared, read-only."""
+    from lab import charts
+
+    return charts.race(sweep(config, lrs, steps), log_y)
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+def scan_chart(config: dict, steps: int, lrs: tuple[float, ...]):
+    """charts.scan_chart for scan(config, steps), each compared η marked; shared, read-only (so the marks
+    are drawn here, on this entry's own figure, never added to a figure other sessions hold)."""
+    from lab import charts
+
+    return charts.mark_compared(charts.scan_chart(scan(config, steps)), lrs)

@@ -11,7 +11,7 @@ import streamlit as st
 from backprop_core import Config
 
 from . import compute
-from .format import show_lrs
+from .format import show_lrs, show_number
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -26,11 +26,14 @@ def _workbook(config: dict, lrs: tuple[float, ...], steps: int) -> bytes:
 
 def xlsx_button(config: Config, lrs: tuple[float, ...], steps: int, key: str = "xlsx") -> None:
     """A "Prepare" button, then a "Download .xlsx" button; a setup the export refuses gets its message."""
+    from exports.xlsx import MAX_EXPORT_STEPS
+
     signature = (compute.key(config), tuple(lrs), int(steps))
     ready_key = f"{key}_ready"
     st.markdown(
         f"**Live worksheet (.xlsx)**: one sheet per learning rate ({show_lrs(lrs)}), {steps:,} steps, "
-        "every cell a formula that Excel or LibreOffice recalculates."
+        f"every cell a formula that Excel or LibreOffice recalculates. At most {MAX_EXPORT_STEPS:,} steps: "
+        "for a longer run use the CSV."
     )
     if st.button("Prepare the .xlsx worksheet", key=f"{key}_prepare"):
         try:
@@ -43,7 +46,7 @@ def xlsx_button(config: Config, lrs: tuple[float, ...], steps: int, key: str = "
         st.download_button(
             "Download .xlsx",
             data=ready[1],
-            file_name=f"backprop-{config.activation}-{steps}-steps.xlsx",
+            file_name=f"backprop-{config.activation}-lr-{'_'.join(show_number(lr) for lr in lrs)}-{steps}-steps.xlsx",
             mime=XLSX_MIME,
             key=f"{key}_download",
             icon=":material/download:",

@@ -8,6 +8,7 @@ backprop_core's own limits, and a bad one raises ConfigError with a one-line mes
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from backprop_core.config import (
     check_lr,
     check_steps,
     check_value,
+    shown_input,
 )
 
 from .format import show_lrs, show_number
@@ -55,7 +57,7 @@ def parse_number(name: str, text: str) -> float:
 def parse_steps(text: str) -> int:
     value = check_value("steps", text, math.inf)
     if value > MAX_STEPS:  # check_steps says this too, but name the cap before the "whole number" rule
-        raise ConfigError(f"steps must be between 0 and {MAX_STEPS}, got {value:g}")
+        raise ConfigError(f"steps must be between 0 and {MAX_STEPS}, got {shown_input(text)}")
     return check_steps(value)
 
 
@@ -94,6 +96,9 @@ def encode_params(setup: Setup) -> dict[str, str]:
 def parse_params(params: Mapping[str, str]) -> tuple[Setup, list[str]]:
     """A Setup from URL query parameters, and one message per value that was ignored.
 
+    The messages are plain text that quotes the link (cut to a few dozen characters by
+    backprop_core.config.shown_input): show them with as_plain_text(), never as Markdown.
+
     Unknown parameters are left alone (other pages may use them); a bad value falls back to the
     classroom value. Never raises.
     """
@@ -105,7 +110,7 @@ def parse_params(params: Mapping[str, str]) -> tuple[Setup, list[str]]:
         try:
             return parse(params[name])
         except ConfigError as error:
-            messages.append(f"Link value `{name}` ignored: {error}. Using {describe(default)} instead.")
+            messages.append(f"Link value {name} ignored: {error}. Using {describe(default)} instead.")
             return default
 
     defaults = CLASSROOM.config
@@ -119,7 +124,7 @@ def parse_params(params: Mapping[str, str]) -> tuple[Setup, list[str]]:
     steps = take("steps", parse_steps, CLASSROOM.steps)
     step = take("step", parse_steps, 0)
     if step > steps:
-        messages.append(f"Link value `step` ignored: step {step} is past the last step ({steps}). Using 0.")
+        messages.append(f"Link value step ignored: step {step} is past the last step ({steps}). Using 0.")
         step = 0
     setup = Setup(
         config=config,
@@ -139,3 +144,20 @@ def describe(value) -> str:
     if isinstance(value, float) and math.isfinite(value):
         return show_number(value)
     return str(value)
+
+
+_MARKDOWN = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark: CommonMark lets each be escaped
+
+
+# GitHub-flavoured Markdown (which Streamlit renders) also turns bare https://…, www.… and a@b.c into links,
+# escapes or not: an invisible WORD JOINER (U+2060) after the scheme and before an @ stops that.
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto|xmpp|www)(?=[:.])|(?=@)")
+
+
+def as_plain_text(text: str) -> str:
+    """Text for st.markdown / st.warning that shows exactly as written: each ASCII punctuation mark is
+    backslash-escaped, so no link, image, HTML, emphasis, :icon: or $LaTeX$ can come out of it; bare URLs
+    and e-mail addresses are kept from becoming links; line breaks become spaces (no heading or list
+    either). A link or a typed field is a stranger's text."""
+    text = _AUTOLINK.sub(lambda m: (m.group(1) or "") + "\u2060", " ".join(text.split()))
+    return _MARKDOWN.sub(r"\\\1", text)

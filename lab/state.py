@@ -13,11 +13,13 @@ from dataclasses import replace
 import streamlit as st
 
 from backprop_core import ACTIVATIONS, MAX_STEPS, Config, ConfigError
-from backprop_core.config import BIASES, INPUTS, TARGETS, VALUE_LIMIT, WEIGHTS, check_lr
+from backprop_core.config import BIASES, INPUTS, LR_RULE, TARGETS, VALUE_LIMIT, WEIGHTS, check_lr
+from lab import presets
 from lab.format import show_number
 from lab.params import (
     CLASSROOM,
     Setup,
+    as_plain_text,
     describe,
     encode_params,
     parse_number,
@@ -51,7 +53,7 @@ def show_link_messages(setup: Setup) -> None:
     loaded, messages = st.session_state.get(LINK_MESSAGES_KEY, (None, []))
     if messages and loaded == setup:
         for message in messages:
-            st.warning(message, icon=":material/link:")
+            st.warning(as_plain_text(message), icon=":material/link:")  # a link is a stranger's text
 
 
 def field_key(name: str) -> str:
@@ -69,8 +71,9 @@ def seed_field(name: str, value) -> None:
     st.session_state[key] = st.session_state[key] if key in st.session_state else value
 
 
-def _reset_to_classroom() -> None:
-    st.session_state[SETUP_KEY] = CLASSROOM
+def _reset_to(setup: Setup = CLASSROOM) -> None:
+    """Start over from `setup` (the classroom values, or a preset): every field is re-seeded from it."""
+    st.session_state[SETUP_KEY] = setup
     st.session_state[LINK_MESSAGES_KEY] = (None, [])
     for key in [k for k in st.session_state if str(k).startswith("setup_field_")]:
         del st.session_state[key]
@@ -88,7 +91,9 @@ class _Form:
         try:
             return parse(text)
         except ConfigError as error:
-            container.error(f"{error}. Still using {describe(fallback)}.", icon=":material/warning:")
+            container.error(
+                as_plain_text(f"{error}. Still using {describe(fallback)}."), icon=":material/warning:"
+            )
             self.errors.append(label)
             return fallback
 
@@ -100,7 +105,8 @@ def sidebar() -> Setup:
     form = _Form()
     bar = st.sidebar
     bar.header("Configuration")
-    bar.button("Reset to classroom values", on_click=_reset_to_classroom, width="stretch")
+    bar.button("Reset to classroom values", on_click=_reset_to, width="stretch")
+    presets.sidebar_buttons(bar, _reset_to, st.context.url)
     limit = f"between {-VALUE_LIMIT:g} and {VALUE_LIMIT:g}"
 
     def numbers(names: tuple[str, ...], title: str) -> dict[str, float]:
@@ -149,7 +155,7 @@ def sidebar() -> Setup:
         show_number(setup.lr),
         check_lr,
         setup.lr,
-        "Greater than 0, at most 1e6. The classroom uses 0.1 to 2.",
+        f"{LR_RULE.capitalize()}. The classroom uses 0.1 to 2.",
     )
     steps = form.text(
         bar,

@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from . import compute, state
-from .format import number, show_number
+from .format import error_number, number, show_number
+from .player import player
 from .state import Setup
 
 
@@ -23,11 +24,13 @@ def run_message(frame: pd.DataFrame) -> None:
 
 
 def viewed_row(setup: Setup) -> tuple[Setup, pd.DataFrame, dict[str, float]]:
-    """The update table, step controls, and every quantity of the row being viewed (intermediates too)."""
+    """The update table, step controls, the player (the network and its error curve, with Play), and
+    every quantity of the row being viewed (intermediates too)."""
     config = compute.key(setup.config)
     frame = compute.table(config, setup.lr, setup.steps)
     run_message(frame)
     setup = state.step_controls(setup, len(frame) - 1)
+    player(setup.config, setup.lr, frame, setup.step)
     values = compute.row_at(config, setup.lr, compute.weights_at(frame, setup.step))
     return setup, frame, values
 
@@ -38,11 +41,11 @@ def error_metrics(frame: pd.DataFrame, step: int) -> None:
     viewed, final = st.columns(2)
     viewed.metric(
         f"E_total at step {step}",
-        number(now),
+        error_number(now),
         delta=f"{number(now - first)} since step 0" if step else None,
         delta_color="inverse",
     )
-    final.metric(f"E_total at step {len(frame) - 1} (the last)", number(last))
+    final.metric(f"E_total at step {len(frame) - 1} (the last)", error_number(last))
 
 
 def next_forward(setup: Setup, frame: pd.DataFrame, values: dict[str, float]) -> None:

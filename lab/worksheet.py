@@ -46,5 +46,6 @@ def column_config() -> dict:
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """CSV with full float64 precision; UTF-8 with a BOM so that Excel reads the ∂ in the headers."""
-    return labelled(frame).to_csv(float_format="%.17g").encode("utf-8-sig")
+    """CSV with full float64 precision, each number in its shortest exact form (0.05, not
+    0.050000000000000003: pandas writes repr); UTF-8 with a BOM so that Excel reads the ∂ in the headers."""
+    return labelled(frame).to_csv().encode("utf-8-sig")

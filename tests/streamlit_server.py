@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,21 +45,26 @@ def streamlit_server(
     env: Mapping[str, str] | None = None,
     cwd: Path = REPO,
     timeout: float = STARTUP_TIMEOUT_S,
+    program: Sequence[str] | None = None,
+    args: Sequence[str] = (),
 ) -> Iterator[str]:
     """Run `streamlit run <script>` headless on a free port; yield its base URL once /_stcore/health answers.
 
     `env` adds to (or overrides) the current environment, e.g. {"BACKPROP_RUNS_DIR": str(tmp_path)}.
+    `program` replaces `python -m streamlit run <script>` (e.g. an installed `backprop-lab`); `args` are
+    more Streamlit flags (e.g. --secrets.files).
     The server's output goes to a log file whose tail is put in the error if it never becomes healthy.
     """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     command = [
-        sys.executable, "-m", "streamlit", "run", script,
+        *(program or (sys.executable, "-m", "streamlit", "run", script)),
         "--server.headless", "true",
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
+        *args,
     ]  # fmt: skip
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"streamlit-{port}.log"
     with open(log_path, "wb") as log:
@@ -128,3 +133,16 @@ CHROMIUM_ARGS = [
 def launch_chromium(playwright):
     """A headless Debian Chromium from a playwright instance (sync API)."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator:
+    """A headless Debian Chromium for a `with` block (starts playwright too; closes both)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -12,6 +12,7 @@ import shutil
 import pytest
 
 from tests.streamlit_server import CHROMIUM, docs_picture, launch_chromium, streamlit_server
+from tests.test_app_pages import CLASSROOM_WEIGHTS, by_hand, train_by_hand
 
 pytestmark = [
     pytest.mark.browser,
@@ -147,5 +148,114 @@ def test_a_phone_width_screen_shows_the_step_through_page(server, browser, tmp_p
         assert overflow <= 1, f"the page is {overflow}px wider than a {PHONE['width']}px screen"
         page.screenshot(path=str(docs_picture(tmp_path, "phone.png")), full_page=False)
         page.close()
+    finally:
+        context.close()
+
+
+# ---- The player (lab/player.py): Play, Pause, a click on the curve. -------------------------------------
+
+# The player lives in a shadow root (st.components.v2 isolates its styles); playwright's CSS locators
+# pierce open shadow roots, and this reaches it from page JavaScript.
+PLAYER = (
+    "document.querySelector('[data-testid=stBidiComponentIsolated]').shadowRoot.querySelector('.bp-player')"
+)
+
+
+def player_step(page) -> int:
+    return int(page.evaluate(f"() => {PLAYER}.dataset.step"))
+
+
+def edge_width(page, weight: str) -> float:
+    return float(page.locator(f'.bp-player [data-edge="{weight}"]').get_attribute("stroke-width"))
+
+
+def url_step(page) -> int:
+    from urllib.parse import parse_qs, urlparse
+
+    return int(parse_qs(urlparse(page.url).query)["step"][0])
+
+
+def test_play_advances_the_step_and_pause_puts_it_in_the_url(server, browser):
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        page = open_page(context, server, "", "The 2-2-2 network", "?steps=200&lr=1")
+        assert player_step(page) == 0
+        # The backward view at step 0: each edge's thickness is 1.5 + 10.5·|∂E/∂w| / max|∂E/∂w| px
+        # (lab/diagram.edge_width), with the gradients worked out by hand here.
+        page.locator(".bp-player select").nth(1).select_option("backward")
+        _, _, grads = by_hand(CLASSROOM_WEIGHTS)
+        for index, gradient in enumerate(grads):
+            expected = 1.5 + 10.5 * abs(gradient) / max(abs(g) for g in grads)
+            assert edge_width(page, f"w{index + 1}") == pytest.approx(expected, abs=0.01), f"w{index + 1}"
+        page.locator(".bp-player select").nth(1).select_option("forward")
+        before = edge_width(page, "w1")
+
+        page.get_by_role("button", name="▶ Play").click()
+        page.wait_for_function(f"() => Number({PLAYER}.dataset.step) >= 20", timeout=TIMEOUT_MS)
+        page.get_by_role("button", name="❙❙ Pause").click()
+        paused = player_step(page)
+        assert paused >= 20
+        page.wait_for_url(f"**step={paused}&**", timeout=TIMEOUT_MS)
+        settle(page)
+        assert player_step(page) == paused, "the player stays on the paused step after the rerun"
+        assert edge_width(page, "w1") != before, "w1's edge changed thickness while it learned"
+        # The page follows the paused step: its metric and the picture, against training by hand.
+        errors, _ = train_by_hand(1.0, paused)
+        metric = page.locator('[data-testid="stMetric"]').first.inner_text()
+        assert f"E_total at step {paused}" in metric and f"{errors[paused]:.10g}" in metric, metric
+        total = page.locator('.bp-player [data-k="E_total"]').text_content()
+        assert total == f"E_total = E1 + E2 = {errors[paused]:.6g}", total
+        assert page.locator('.bp-player [data-k="caption"]').text_content() == f"Step {paused} of 200"
+        assert_no_error_text(page, "after Pause")
+    finally:
+        context.close()
+
+
+def test_a_click_on_the_error_curve_jumps_to_that_step(server, browser):
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        page = open_page(context, server, "", "The 2-2-2 network", "?steps=1000&lr=2")
+        curve = page.locator(".bp-player .bp-curve-svg")
+        curve.scroll_into_view_if_needed()
+        box = curve.bounding_box()
+        # The plot spans x = 56 … 326 of the curve's 340-unit-wide viewBox (lab/player.js CURVE), step 0 … 1000.
+        left, plot_width, width = 56, 340 - 56 - 14, 340
+        fraction = 0.6
+        page.mouse.click(
+            box["x"] + (left + fraction * plot_width) / width * box["width"], box["y"] + box["height"] / 2
+        )
+        clicked = f"{PLAYER}.dataset.clicked"
+        page.wait_for_function(
+            f"() => {clicked} && new URL(location.href).searchParams.get('step') === {clicked}",
+            timeout=TIMEOUT_MS,
+        )
+        settle(page)
+        step = url_step(page)
+        assert abs(step - 600) <= 3, f"clicked at 60 % of 1,000 steps, jumped to {step}"
+        assert player_step(page) == step, "the picture shows exactly the step clicked"
+        errors, _ = train_by_hand(2.0, step)
+        metric = page.locator('[data-testid="stMetric"]').first.inner_text()
+        assert f"E_total at step {step}" in metric and f"{errors[step]:.10g}" in metric, metric
+    finally:
+        context.close()
+
+
+def test_the_learning_rate_race_plays_step_by_step(server, browser):
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        page = open_page(
+            context, server, "learning_rate", "How the learning rate changes training", "?steps=1000"
+        )
+        page.wait_for_selector(".js-plotly-plot .updatemenu-button", timeout=TIMEOUT_MS)
+        box = page.locator(".updatemenu-button").first.bounding_box()  # "▶ Play the race"
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        # The slider's label, "step N", follows the race (the x axis title is plain "step").
+        label = "Array.from(document.querySelectorAll('.js-plotly-plot text')).map(t => t.textContent)"
+        label += ".find(t => /^step [0-9]/.test(t))"
+        page.wait_for_function(f"() => /^step [1-9]/.test({label} || '')", timeout=TIMEOUT_MS)
+        mid_race = page.evaluate(f"() => {label}")
+        page.wait_for_function(f"() => ({label} || '') === 'step 1,000'", timeout=TIMEOUT_MS)
+        assert mid_race != "step 1,000", f"the race passed through the steps ({mid_race})"
+        assert_no_error_text(page, "the race")
     finally:
         context.close()

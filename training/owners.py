@@ -44,7 +44,7 @@ def logged_in(email: str, name: str | None = None) -> Viewer:
     email = email.strip().lower()
     if not email or email == LOCAL_ID:  # "local" is the no-login user: no login may claim it
         raise ValueError(f"not a usable e-mail for a viewer: {email!r}")
-    return Viewer(email, name or email, email in instructors())
+    return Viewer(email, (name or "").strip() or email, email in instructors())
 
 
 def can_see(viewer: Viewer, run: Owned | None) -> bool:

@@ -1,0 +1,1 @@
+"""The `backprop-lab` command: starts the Streamlit app from wherever the package is installed."""

@@ -1,0 +1,139 @@
+"""Play / Pause / Step / Reset through a run already computed, animated in the browser.
+
+The server computes once and ships one payload; the browser then plays it with no Streamlit rerun per
+frame (a custom component, st.components.v2, with player.js and player.css next to this file). A long
+run is sampled, never shipped whole: most change happens early, so every one of the first
+DENSE_STEPS steps is a frame, then log-spaced steps up to the last, MAX_FRAMES frames at most.
+
+What each frame shows is decided here, by lab.diagram's labels() and edges(): the payload holds, for
+every frame and both views, the text of every label and the width and sign of every edge, so the
+JavaScript only copies them onto the picture. Pause, Step, Reset and a click on the error curve report
+the step back (a trigger value); the page then reruns once, on that step, and the URL, the tables and
+the step-through views follow it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from backprop_core import Config
+from backprop_core.config import WEIGHTS
+from backprop_core.engine import evaluate
+
+from . import diagram, state
+from .format import FLOAT64_FLOOR
+
+DENSE_STEPS = 100  # every step up to here is a frame: this is where the error falls fastest
+MAX_FRAMES = 300  # frames in one payload; the rest of a long run is log-spaced (a few hundred kB)
+CURVE_POINTS = 600  # points of the error curve, evenly spread over the run (plus every frame's step)
+FRAMES_PER_SECOND = 24  # playback at speed 1×: the first DENSE_STEPS steps take about 4 s
+SPEEDS = (0.25, 0.5, 1, 2, 4)
+STATE = "step"  # the trigger the browser sets on Pause, Step, Reset and a click on the curve
+
+_HERE = Path(__file__).parent
+_component = st.components.v2.component(
+    "backprop_lab.player",
+    css=(_HERE / "player.css").read_text(encoding="utf-8"),
+    js=(_HERE / "player.js").read_text(encoding="utf-8"),
+)
+
+
+def sample_steps(last: int, current: int = 0) -> np.ndarray:
+    """The steps played: 0..DENSE_STEPS, then log-spaced up to `last`; `current` and `last` always in."""
+    dense = np.arange(min(last, DENSE_STEPS) + 1)
+    if last <= DENSE_STEPS:
+        sparse = np.array([], dtype=int)
+    else:
+        spread = np.geomspace(DENSE_STEPS, last, MAX_FRAMES - DENSE_STEPS - 1)
+        sparse = np.rint(spread).astype(int)
+    return np.unique(np.r_[dense, sparse, [last, min(max(current, 0), last)]])
+
+
+def frame_values(config: Config, lr: float, frame: pd.DataFrame, steps: np.ndarray) -> list[dict[str, float]]:
+    """Every quantity (forward values, δ, gradients) at each of `steps`, evaluated in one vectorised pass."""
+    n = steps.size
+    leaves = {name: np.full(n, value) for name, value in config.values().items()}
+    leaves |= {w: frame[w].to_numpy(dtype=np.float64)[steps] for w in WEIGHTS}
+    env = evaluate(config, leaves | {"eta": np.full(n, float(lr))})
+    return [{name: float(np.asarray(values)[i]) for name, values in env.items()} for i in range(n)]
+
+
+def curve(frame: pd.DataFrame, steps: np.ndarray) -> dict:
+    """E_total against step for the curve beside the diagram: evenly thinned, every frame's step kept.
+
+    An error at or below float64's rounding floor is drawn at the floor (a log axis has no 0)."""
+    errors = frame["E_total"].to_numpy(dtype=np.float64)
+    last = errors.size - 1
+    keep = np.unique(np.r_[np.linspace(0, last, min(CURVE_POINTS, last + 1)).astype(int), steps])
+    shown = np.maximum(errors[keep], FLOAT64_FLOOR)
+    low, high = float(np.log10(shown.min())), float(np.log10(shown.max()))
+    return {
+        "x": keep.tolist(),
+        "y": [float(v) for v in shown],
+        "low": int(np.floor(low)),
+        "high": int(np.ceil(high)) if high > np.floor(low) else int(np.floor(low)) + 1,
+        "last": int(last),
+    }
+
+
+def payload(config: Config, lr: float, frame: pd.DataFrame, step: int) -> dict:
+    """Everything the browser needs to play this run, from `step` on: frames, curve, the picture."""
+    last = len(frame) - 1
+    steps = sample_steps(last, step)
+    rows = frame_values(config, lr, frame, steps)
+    largest_weight = max(diagram.largest(values, "forward") for values in rows)
+    text, width, negative = {}, {}, {}
+    for view in diagram.VIEWS:
+        columns: dict[str, list[str]] = {}
+        widths: dict[str, list[float]] = {w: [] for w in WEIGHTS}
+        signs: dict[str, list[str]] = {w: [] for w in WEIGHTS}
+        for k, values in zip(steps, rows, strict=True):
+            for name, content in diagram.labels(values, view, f"Step {k:,} of {last:,}").items():
+                columns.setdefault(name, []).append(content)
+            # Weights on one scale for the whole run (thickness is |w|); gradients shrink by orders of
+            # magnitude, so each step's are scaled by that step's largest (which weight moves most).
+            scale = largest_weight if view == "forward" else diagram.largest(values, view)
+            for w, (px, is_negative) in diagram.edges(values, view, scale).items():
+                widths[w].append(round(px, 2))
+                signs[w].append("1" if is_negative else "0")
+        text[view], width[view] = columns, widths
+        negative[view] = {w: "".join(s) for w, s in signs.items()}
+    run = hashlib.sha256(json.dumps([config.to_dict(), lr, last], sort_keys=True).encode()).hexdigest()[:16]
+    return {
+        "run": run,
+        "steps": steps.tolist(),
+        "start": int(np.searchsorted(steps, min(max(step, 0), last))),
+        "text": text,
+        "width": width,
+        "negative": negative,
+        "legend": dict(diagram.LEGEND),
+        "svg": diagram.network_svg(rows[int(np.searchsorted(steps, step))], f"Step {step:,} of {last:,}"),
+        "curve": curve(frame, steps),
+        "fps": FRAMES_PER_SECOND,
+        "speeds": list(SPEEDS),
+    }
+
+
+def _follow(key: str) -> None:
+    """Pause, Step, Reset or a click reported a step: make it the setup's step (before the page runs)."""
+    reported = (st.session_state.get(key) or {}).get(STATE)
+    if isinstance(reported, int | float) and not isinstance(reported, bool) and float(reported).is_integer():
+        setup = st.session_state[state.SETUP_KEY]
+        st.session_state[state.SETUP_KEY] = replace(setup, step=max(int(reported), 0))
+
+
+def player(config: Config, lr: float, frame: pd.DataFrame, step: int, key: str = "player") -> None:
+    """The network picture and the error curve, with Play / Pause / Step / Reset and a speed control."""
+    _component(
+        key=key,
+        data=payload(config, lr, frame, step),
+        on_step_change=lambda: _follow(key),
+        height="content",
+    )
