@@ -167,6 +167,41 @@ def test_changing_the_learning_rate_changes_the_update_and_the_next_error():
     assert app.query_params["lr"] == "0.5"
 
 
+def test_the_next_forward_tab_runs_the_forward_pass_again_with_the_new_weights():
+    app = open_page("app_pages/step_through.py", lr="0.5")
+    assert_clean(app)
+    _, _, grads = by_hand(CLASSROOM_WEIGHTS)
+    w1, w2, w3, w4, w5, w6, w7, w8 = (w - 0.5 * g for w, g in zip(CLASSROOM_WEIGHTS, grads, strict=True))
+    i1, i2, t1, t2 = 0.05, 0.1, 0.5, 0.5
+    h1, h2 = w1 * i1 + w2 * i2, w3 * i1 + w4 * i2
+    a_h1, a_h2 = 1 / (1 + math.exp(-h1)), 1 / (1 + math.exp(-h2))
+    o1, o2 = w5 * a_h1 + w6 * a_h2, w7 * a_h1 + w8 * a_h2
+    a_o1, a_o2 = 1 / (1 + math.exp(-o1)), 1 / (1 + math.exp(-o2))
+    e1, e2 = 0.5 * (t1 - a_o1) ** 2, 0.5 * (t2 - a_o2) ** 2
+    expected = {
+        "h_{1}": h1, "a_{h_{1}}": a_h1, "h_{2}": h2, "a_{h_{2}}": a_h2,
+        "o_{1}": o1, "a_{o_{1}}": a_o1, "o_{2}": o2, "a_{o_{2}}": a_o2,
+        "E_{1}": e1, "E_{2}": e2, "E_{total}": e1 + e2,
+    }  # fmt: skip
+    next_tab = app.tabs[2]
+    shown = {
+        symbol: next(
+            e.value
+            for e in next_tab.latex
+            if re.search(r"\\begin\{aligned\}\s*" + re.escape(symbol) + " &=", e.value)
+        )
+        for symbol in expected
+    }
+    for symbol, value in expected.items():
+        assert shown[symbol].rstrip("$\n ").endswith(f"{value:.10g} \\end{{aligned}}"), (
+            symbol,
+            shown[symbol],
+        )
+    assert f"{w1:.6g}" in shown["h_{1}"] and f"{w5:.6g}" in shown["o_{1}"], "the new weights are substituted"
+    assert f"{CLASSROOM_WEIGHTS[0]:.6g} \\cdot" not in shown["h_{1}"], "not the old ones"
+    assert metric(app, "E_total with the new weights") == f"{e1 + e2:.10g}"
+
+
 def test_changing_the_activation_changes_the_forward_numbers():
     app = open_page("app_pages/step_through.py")
     app.selectbox(key="setup_field_activation").select("tanh").run()
