@@ -4,6 +4,7 @@ recomputed here by hand (math.exp and the chain rule written out), never against
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -232,9 +233,9 @@ def test_the_worksheet_has_the_classroom_columns_and_marks_the_viewed_step():
     assert_clean(app)
     table = app.dataframe[-1].value
     errors, last_weights = train_by_hand(0.5, 4)
-    assert list(table.columns[:5]) == ["viewing", "t1", "t2", "i1", "i2"]
+    assert list(table.columns[:5]) == ["viewed", "t1", "t2", "i1", "i2"]
     assert [c for c in table.columns if c.startswith("∂")] == [f"∂E/∂w{k}" for k in range(1, 9)]
-    assert len(table) == 5 and table["viewing"].tolist() == ["", "", "", "▶", ""]
+    assert len(table) == 5 and table["viewed"].tolist() == ["", "", "", "▶", ""]
     assert table["E_total"].tolist() == pytest.approx(errors, rel=1e-12)
     assert table.loc[4, "w8"] == pytest.approx(last_weights[7], rel=1e-12)
     assert [b.label for b in app.get("download_button")] == ["Download .csv"]
@@ -244,6 +245,20 @@ def test_the_worksheet_has_the_classroom_columns_and_marks_the_viewed_step():
     assert app.dataframe[-1].value["E_total"].tolist() == pytest.approx(
         train_by_hand(2.0, 4, "tanh")[0], rel=1e-12
     )
+
+
+def test_the_worksheet_keeps_the_step_and_the_error_in_view_and_names_the_marker_column():
+    app = open_page("app_pages/worksheet.py", steps="4", step="2")
+    assert_clean(app)
+    for table in app.dataframe:  # the viewed step's row, then all rows
+        columns = json.loads(table.proto.columns)  # the column_config the browser draws the grid with
+        pinned = {name for name, config in columns.items() if config.get("pinned")}
+        assert {"_index", "E_total"} <= pinned, "the step and E_total stay in view when scrolling right"
+        assert not pinned & {"w1", "a_o2", "∂E/∂w8"}, "only the columns that identify a row are pinned"
+        assert columns["_index"]["label"] == "step"
+    all_rows = json.loads(app.dataframe[-1].proto.columns)
+    assert "viewed" in all_rows and all_rows["viewed"]["label"] == "viewed" and all_rows["viewed"]["pinned"]
+    assert app.dataframe[-1].value["viewed"].tolist() == ["", "", "▶", "", ""]
 
 
 def test_the_learning_rate_page_reads_its_curves_with_the_right_numbers():
