@@ -55,7 +55,14 @@ with update:
     for item in derivations(config, "update", values):
         st.latex(SMALL + item.latex)
     st.subheader("The next forward pass")
-    views.next_forward(setup, frame, values)
+    after = views.next_forward(setup, frame, values)
+    if after is not None:
+        st.markdown(
+            "The same forward pass, now with the new weights: w1 … w8 below stand for the values just "
+            "computed, so this is the row of the next step."
+        )
+        for item in derivations(config, "forward", after):
+            st.latex(SMALL + item.latex)
 
 with check:
     st.subheader("Gradient check")

@@ -3,8 +3,8 @@
     workbook_bytes(Config(), [0.1, 0.2, 0.5, 0.8, 1.0, 2.0], 100) -> the .xlsx file as bytes
 
 Sheets: "Summary" (final errors, all curves in one chart), "Derivation" (every formula in words and
-symbols) and one "LR <η>" sheet per learning rate: the update table in the classroom columns
-(t1 … ∂E/∂w8 in A … AE), with η, the biases and row 0's inputs, targets and weights as the only
+symbols) and one "LR <η>" sheet per learning rate: the update table, its step in A then the classroom
+columns (t1 … ∂E/∂w8 in B … AF), as the app and the CSV lay it out, with η, the biases and row 0's inputs, targets and weights as the only
 typed-in numbers. Every other cell is a formula, so a student who changes η or a starting weight in
 Excel or LibreOffice sees the whole sheet recompute.
 
@@ -38,8 +38,9 @@ ETA_CELL = "B3"  # row 1: title, row 2: how to use the sheet, row 3: the inputs 
 BIAS_CELLS = {"b1": "E3", "b2": "H3"}  # b1, b2 are also cell names, so they are absolute references
 HEADER_ROW = 5  # row 4: a note when backprop_core reports the run as diverged
 FIRST_ROW = HEADER_ROW + 1
-LETTER = {name: get_column_letter(i + 1) for i, name in enumerate(COLUMNS)}  # t1 -> A ... dE_dw8 -> AE
-STEP_LETTER = get_column_letter(len(COLUMNS) + 1)  # AF: the step number, the charts' x axis
+# The step number comes first, as in the app's table and the CSV (the charts' x axis); then the columns.
+STEP_LETTER = "A"
+LETTER = {name: get_column_letter(i + 2) for i, name in enumerate(COLUMNS)}  # t1 -> B ... dE_dw8 -> AF
 ETA_NAME = "eta"  # a defined name scoped to each learning-rate sheet, so every sheet has its own η
 
 # A formula is printed once per column with these markers where row numbers go, then stamped onto
@@ -214,7 +215,7 @@ def _at(template: str, row: int) -> str:
 def write_lr_sheet(ws, config: Config, sheet: LrSheet) -> None:
     ws.freeze_panes = f"A{FIRST_ROW}"  # the header row stays in view
     print_setup(ws, HEADER_ROW)
-    for letter in [*LETTER.values(), STEP_LETTER]:
+    for letter in [STEP_LETTER, *LETTER.values()]:
         ws.column_dimensions[letter].width = COLUMN_WIDTH
     ws.defined_names[ETA_NAME] = DefinedName(
         ETA_NAME, attr_text=f"{quote_sheetname(ws.title)}!{absolute(ETA_CELL)}"
@@ -241,7 +242,7 @@ def write_lr_sheet(ws, config: Config, sheet: LrSheet) -> None:
         top[column - 1] = _styled(ws, value, fill=INPUT_FILL, font=BOLD)
     ws.append(top)
     ws.append([_styled(ws, sheet.note(), font=NOTE_FONT, text=True)] if sheet.note() else [])
-    header = [plain_symbol(name) for name in COLUMNS] + ["step"]
+    header = ["step", *(plain_symbol(name) for name in COLUMNS)]
     ws.append(
         [_styled(ws, text, fill=HEADER_FILL, font=BOLD, text=True, alignment=CENTRED) for text in header]
     )
@@ -252,14 +253,15 @@ def write_lr_sheet(ws, config: Config, sheet: LrSheet) -> None:
         _styled(ws, values[name], fill=INPUT_FILL) if template is None else _at(template, FIRST_ROW)
         for name, template in zip(COLUMNS, first, strict=True)
     ]
-    ws.append([*row0, 0])
+    ws.append([0, *row0])
     for step in range(1, sheet.rows):
         row = FIRST_ROW + step
-        ws.append([*(_at(template, row) for template in later), step])
+        ws.append([step, *(_at(template, row) for template in later)])
 
     chart = error_chart([sheet], f"E_total against step, η = {sheet.lr:g}", log_scale=False)
     chart.legend = None  # one line: the title names it
-    ws.add_chart(chart, f"{get_column_letter(len(COLUMNS) + 3)}{HEADER_ROW}")
+    last_column = column_index_from_string(LETTER[COLUMNS[-1]])
+    ws.add_chart(chart, f"{get_column_letter(last_column + 2)}{HEADER_ROW}")  # one empty column after it
 
 
 def error_chart(sheets: Sequence[LrSheet], title: str, log_scale: bool) -> ScatterChart:
@@ -273,8 +275,8 @@ def error_chart(sheets: Sequence[LrSheet], title: str, log_scale: bool) -> Scatt
     chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 hides both axes unless told
     if log_scale:
         chart.y_axis.scaling.logBase = 10
-    error_column = COLUMNS.index("E_total") + 1
-    step_column = len(COLUMNS) + 1
+    error_column = column_index_from_string(LETTER["E_total"])
+    step_column = column_index_from_string(STEP_LETTER)
     for sheet in sheets:
         ws_ref = _SheetRef(sheet.title)
         xs = Reference(ws_ref, min_col=step_column, min_row=FIRST_ROW, max_row=sheet.last_row)

@@ -48,15 +48,16 @@ def error_metrics(frame: pd.DataFrame, step: int) -> None:
     final.metric(f"E_total at step {len(frame) - 1} (the last)", error_number(last))
 
 
-def next_forward(setup: Setup, frame: pd.DataFrame, values: dict[str, float]) -> None:
-    """E_total with the updated weights and how much it fell; or why there is no next pass."""
+def next_forward(setup: Setup, frame: pd.DataFrame, values: dict[str, float]) -> dict[str, float] | None:
+    """E_total with the updated weights and how much it fell; returns that next row (every quantity of
+    the forward pass at the new weights), or None, having said why there is no next pass."""
     if int(frame.attrs.get("diverged_at", -1)) == setup.step + 1:
         st.warning(
             "This is the update that blew up: some new weights are past ±1e30, so the engine stops here "
             "and the next forward pass is not computed. The learning rate is far too large.",
             icon=":material/error:",
         )
-        return
+        return None
     next_weights = {name.removeprefix("next_"): values[name] for name in values if name.startswith("next_")}
     after = compute.row_at(compute.key(setup.config), setup.lr, next_weights)
     now, fall = values["E_total"], values["E_total"] - after["E_total"]
@@ -75,3 +76,4 @@ def next_forward(setup: Setup, frame: pd.DataFrame, values: dict[str, float]) ->
             f"The error **rose** by {number(-fall)}: this step overshot the valley. "
             "A smaller learning rate takes smaller steps."
         )
+    return after

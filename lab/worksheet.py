@@ -11,6 +11,10 @@ from .format import TABLE_DIGITS
 
 MAX_SHOWN_ROWS = 10_001  # rows sent to the browser at once; the CSV always has every row
 MARKER = "▶"
+MARKED = "viewed"  # the header of marked()'s first column: MARKER in the row of the step being viewed
+# Kept in view while the table scrolls sideways: the step (the index), the marker and the error. The
+# gradients and weights are far to the right; a row read there still says which step it is and its error.
+PINNED = ("E_total",)
 
 
 def labelled(frame: pd.DataFrame) -> pd.DataFrame:
@@ -32,16 +36,21 @@ def marked(frame: pd.DataFrame, step: int) -> pd.DataFrame:
     """The labelled rows of window(), with a first column that marks the step being viewed."""
     first, last = window(len(frame), step)
     shown = labelled(frame.iloc[first:last])
-    shown.insert(0, "viewing", [MARKER if k == step else "" for k in shown.index])
+    shown.insert(0, MARKED, [MARKER if k == step else "" for k in shown.index])
     return shown
 
 
 def column_config() -> dict:
-    """TABLE_DIGITS significant digits in every column of labelled() (formatted in the browser: fast)."""
+    """TABLE_DIGITS significant digits in every column of labelled() (formatted in the browser: fast);
+    the step, the marker and PINNED stay in view (pinned columns are drawn first, in this order)."""
     import streamlit as st
 
-    config = {plain_symbol(c): st.column_config.NumberColumn(format=f"%.{TABLE_DIGITS}g") for c in COLUMNS}
-    config["viewing"] = st.column_config.TextColumn("", width="small", pinned=True)
+    config = {
+        plain_symbol(c): st.column_config.NumberColumn(format=f"%.{TABLE_DIGITS}g", pinned=c in PINNED)
+        for c in COLUMNS
+    }
+    config["_index"] = st.column_config.NumberColumn("step", format="%d", pinned=True)  # "_index": the index
+    config[MARKED] = st.column_config.TextColumn(MARKED, width="small", pinned=True)
     return config
 
 

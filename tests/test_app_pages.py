@@ -4,6 +4,7 @@ recomputed here by hand (math.exp and the chain rule written out), never against
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -167,6 +168,41 @@ def test_changing_the_learning_rate_changes_the_update_and_the_next_error():
     assert app.query_params["lr"] == "0.5"
 
 
+def test_the_next_forward_tab_runs_the_forward_pass_again_with_the_new_weights():
+    app = open_page("app_pages/step_through.py", lr="0.5")
+    assert_clean(app)
+    _, _, grads = by_hand(CLASSROOM_WEIGHTS)
+    w1, w2, w3, w4, w5, w6, w7, w8 = (w - 0.5 * g for w, g in zip(CLASSROOM_WEIGHTS, grads, strict=True))
+    i1, i2, t1, t2 = 0.05, 0.1, 0.5, 0.5
+    h1, h2 = w1 * i1 + w2 * i2, w3 * i1 + w4 * i2
+    a_h1, a_h2 = 1 / (1 + math.exp(-h1)), 1 / (1 + math.exp(-h2))
+    o1, o2 = w5 * a_h1 + w6 * a_h2, w7 * a_h1 + w8 * a_h2
+    a_o1, a_o2 = 1 / (1 + math.exp(-o1)), 1 / (1 + math.exp(-o2))
+    e1, e2 = 0.5 * (t1 - a_o1) ** 2, 0.5 * (t2 - a_o2) ** 2
+    expected = {
+        "h_{1}": h1, "a_{h_{1}}": a_h1, "h_{2}": h2, "a_{h_{2}}": a_h2,
+        "o_{1}": o1, "a_{o_{1}}": a_o1, "o_{2}": o2, "a_{o_{2}}": a_o2,
+        "E_{1}": e1, "E_{2}": e2, "E_{total}": e1 + e2,
+    }  # fmt: skip
+    next_tab = app.tabs[2]
+    shown = {
+        symbol: next(
+            e.value
+            for e in next_tab.latex
+            if re.search(r"\\begin\{aligned\}\s*" + re.escape(symbol) + " &=", e.value)
+        )
+        for symbol in expected
+    }
+    for symbol, value in expected.items():
+        assert shown[symbol].rstrip("$\n ").endswith(f"{value:.10g} \\end{{aligned}}"), (
+            symbol,
+            shown[symbol],
+        )
+    assert f"{w1:.6g}" in shown["h_{1}"] and f"{w5:.6g}" in shown["o_{1}"], "the new weights are substituted"
+    assert f"{CLASSROOM_WEIGHTS[0]:.6g} \\cdot" not in shown["h_{1}"], "not the old ones"
+    assert metric(app, "E_total with the new weights") == f"{e1 + e2:.10g}"
+
+
 def test_changing_the_activation_changes_the_forward_numbers():
     app = open_page("app_pages/step_through.py")
     app.selectbox(key="setup_field_activation").select("tanh").run()
@@ -197,9 +233,9 @@ def test_the_worksheet_has_the_classroom_columns_and_marks_the_viewed_step():
     assert_clean(app)
     table = app.dataframe[-1].value
     errors, last_weights = train_by_hand(0.5, 4)
-    assert list(table.columns[:5]) == ["viewing", "t1", "t2", "i1", "i2"]
+    assert list(table.columns[:5]) == ["viewed", "t1", "t2", "i1", "i2"]
     assert [c for c in table.columns if c.startswith("∂")] == [f"∂E/∂w{k}" for k in range(1, 9)]
-    assert len(table) == 5 and table["viewing"].tolist() == ["", "", "", "▶", ""]
+    assert len(table) == 5 and table["viewed"].tolist() == ["", "", "", "▶", ""]
     assert table["E_total"].tolist() == pytest.approx(errors, rel=1e-12)
     assert table.loc[4, "w8"] == pytest.approx(last_weights[7], rel=1e-12)
     assert [b.label for b in app.get("download_button")] == ["Download .csv"]
@@ -209,6 +245,20 @@ def test_the_worksheet_has_the_classroom_columns_and_marks_the_viewed_step():
     assert app.dataframe[-1].value["E_total"].tolist() == pytest.approx(
         train_by_hand(2.0, 4, "tanh")[0], rel=1e-12
     )
+
+
+def test_the_worksheet_keeps_the_step_and_the_error_in_view_and_names_the_marker_column():
+    app = open_page("app_pages/worksheet.py", steps="4", step="2")
+    assert_clean(app)
+    for table in app.dataframe:  # the viewed step's row, then all rows
+        columns = json.loads(table.proto.columns)  # the column_config the browser draws the grid with
+        pinned = {name for name, config in columns.items() if config.get("pinned")}
+        assert {"_index", "E_total"} <= pinned, "the step and E_total stay in view when scrolling right"
+        assert not pinned & {"w1", "a_o2", "∂E/∂w8"}, "only the columns that identify a row are pinned"
+        assert columns["_index"]["label"] == "step"
+    all_rows = json.loads(app.dataframe[-1].proto.columns)
+    assert "viewed" in all_rows and all_rows["viewed"]["label"] == "viewed" and all_rows["viewed"]["pinned"]
+    assert app.dataframe[-1].value["viewed"].tolist() == ["", "", "▶", "", ""]
 
 
 def test_the_learning_rate_page_reads_its_curves_with_the_right_numbers():

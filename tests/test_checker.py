@@ -235,15 +235,17 @@ def test_a_mistake_visible_only_when_t1_differs_from_t2(exported):
     found = findings(mutate(exported, "dE_dw7", LETTER["t2"], LETTER["t1"]))
     assert set(found) == {"dE_dw7"}
     assert found["dE_dw7"].check == "formulas"
-    assert "uses t1 (column A) where ∂E/∂w7 needs t2 (column B)" in found["dE_dw7"].hint
+    t1, t2 = LETTER["t1"], LETTER["t2"]
+    assert f"uses t1 (column {t1}) where ∂E/∂w7 needs t2 (column {t2})" in found["dE_dw7"].hint
 
 
 def test_a_sign_error(exported):
     wb = openpyxl.load_workbook(io.BytesIO(exported))
     ws = wb[SHEET]
+    a_o1, t1 = LETTER["a_o1"], LETTER["t1"]
     for row in range(FIRST_ROW, ws.max_row + 1):
         cell = ws[f"{LETTER['dE_dw5']}{row}"]
-        cell.value = cell.value.replace(f"(R{row}-A{row})", f"(A{row}-R{row})")
+        cell.value = cell.value.replace(f"({a_o1}{row}-{t1}{row})", f"({t1}{row}-{a_o1}{row})")
     found = findings(save(wb))
     assert set(found) == {"dE_dw5"}
     assert found["dE_dw5"].found == pytest.approx(-found["dE_dw5"].expected, rel=1e-12)
@@ -256,11 +258,13 @@ def test_a_missing_term(exported):
     row = FIRST_ROW
     cell = ws[f"{LETTER['dE_dw2']}{row}"]
     before = cell.value
-    cell.value = re.sub(rf"\+\(T{row}-B{row}\)\*T{row}\*\(1-T{row}\)\*O{row}", "", before)
+    a_o2, t2, w7 = (LETTER[name] for name in ("a_o2", "t2", "w7"))
+    path = rf"\+\({a_o2}{row}-{t2}{row}\)\*{a_o2}{row}\*\(1-{a_o2}{row}\)\*{w7}{row}"
+    cell.value = re.sub(path, "", before)
     assert cell.value != before
     found = findings(save(wb))
-    assert set(found) == {"dE_dw2"} and found["dE_dw2"].cell == f"{SHEET}!Y{row}"
-    assert "misses" in found["dE_dw2"].hint and "w7 (column O)" in found["dE_dw2"].hint
+    assert set(found) == {"dE_dw2"} and found["dE_dw2"].cell == f"{SHEET}!{LETTER['dE_dw2']}{row}"
+    assert "misses" in found["dE_dw2"].hint and f"w7 (column {LETTER['w7']})" in found["dE_dw2"].hint
 
 
 def test_a_wrong_eta_reference_is_caught_even_when_the_cell_holds_the_same_number(exported):
@@ -274,7 +278,7 @@ def test_a_wrong_eta_reference_is_caught_even_when_the_cell_holds_the_same_numbe
     found = findings(save(wb))
     assert set(found) == {"w3"}
     finding = found["w3"]
-    assert finding.check == "formulas" and finding.cell == f"{SHEET}!G{FIRST_ROW + 1}"
+    assert finding.check == "formulas" and finding.cell == f"{SHEET}!{LETTER['w3']}{FIRST_ROW + 1}"
     assert "cell D3 as the learning rate" in finding.hint and "$B$3" in finding.hint
 
 
@@ -284,7 +288,7 @@ def test_a_typed_number_where_a_formula_belongs_is_named_with_its_row(exported):
     ws[f"{LETTER['h2']}{FIRST_ROW + 2}"] = 0.0425  # row 0's h2, pasted as a value into row 2
     found = findings(save(wb))
     assert set(found) == {"h2"}
-    assert found["h2"].cell == f"{SHEET}!K{FIRST_ROW + 2}" and found["h2"].check == "values"
+    assert found["h2"].cell == f"{SHEET}!{LETTER['h2']}{FIRST_ROW + 2}" and found["h2"].check == "values"
     assert "typed number" in found["h2"].hint
 
 
@@ -319,7 +323,7 @@ def test_cli_exit_codes_and_json_shape(tmp_path, capsys, exported):
     assert sheets["Summary"]["recognised"] is False
     (finding,) = sheets[SHEET]["findings"]
     assert set(finding) == {"column", "cell", "check", "expected", "found", "hint"}
-    assert finding["column"] == "dE_dw3" and finding["cell"] == f"{SHEET}!Z{FIRST_ROW}"
+    assert finding["column"] == "dE_dw3" and finding["cell"] == f"{SHEET}!{LETTER['dE_dw3']}{FIRST_ROW}"
     assert finding["check"] in ("values", "formulas")
     assert isinstance(finding["expected"], float) and isinstance(finding["found"], float)
     assert sheets["LR 1"]["findings"] == []
@@ -368,7 +372,7 @@ def test_libreoffice_recalculated_workbook_passes_the_values_check(tmp_path, exp
 
 
 def test_eta_typed_into_the_update_formulas_is_read_from_the_first_update(exported):
-    """=E6-0.5*X6 instead of =E6-eta*X6: no η cell, so η comes from the values; a wrong update still shows."""
+    """=F6-0.5*Y6 instead of =F6-eta*Y6: no η cell, so η comes from the values; a wrong update still shows."""
     wb = openpyxl.load_workbook(io.BytesIO(exported))
     ws = wb[SHEET]
     for row in range(FIRST_ROW + 1, ws.max_row + 1):
@@ -381,7 +385,7 @@ def test_eta_typed_into_the_update_formulas_is_read_from_the_first_update(export
     cell = ws[f"{LETTER['w6']}{FIRST_ROW + 2}"]
     cell.value = cell.value.replace("0.5", "0.05")  # one update with another learning rate
     found = findings(save(wb))
-    assert set(found) == {"w6"} and found["w6"].cell == f"{SHEET}!N{FIRST_ROW + 2}"
+    assert set(found) == {"w6"} and found["w6"].cell == f"{SHEET}!{LETTER['w6']}{FIRST_ROW + 2}"
 
 
 def test_right_cells_combined_wrongly_gets_the_formula_in_the_hint(exported):

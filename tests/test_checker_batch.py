@@ -76,13 +76,13 @@ def test_files_folders_and_zips_one_line_each_a_report_row_per_wrong_column(tmp_
         "eve.xlsx": "unreadable",
     }
     bob = next(fields for fields in lines if fields[0].endswith("bob.xlsx"))
-    assert "∂E/∂w3" in bob[2] and f"{SHEET}!Z{FIRST_ROW}" in bob[2]
+    assert "∂E/∂w3" in bob[2] and f"{SHEET}!{LETTER['dE_dw3']}{FIRST_ROW}" in bob[2]
     assert "zip bomb" in next(fields for fields in lines if fields[0].endswith("eve.xlsx"))[2]
     rows = list(csv.DictReader(io.StringIO(report.read_text(encoding="utf-8-sig"))))
     assert len(rows) == 5
     wrong = [r for r in rows if r["column"]]
     assert [(r["file"].rsplit("/", 1)[-1], r["column"], r["first wrong cell"]) for r in wrong] == [
-        ("bob.xlsx", "∂E/∂w3", f"{SHEET}!Z{FIRST_ROW}")
+        ("bob.xlsx", "∂E/∂w3", f"{SHEET}!{LETTER['dE_dw3']}{FIRST_ROW}")
     ]
 
 
@@ -151,7 +151,7 @@ def test_functions_that_reach_outside_are_named_quietly(tmp_path, capfd, good, f
     assert cli.main([str(path)]) == 1
     captured = capfd.readouterr()
     assert captured.err == "" and "Traceback" not in captured.out
-    assert f"WRONG h2 at {SHEET}!K{FIRST_ROW}" in captured.out
+    assert f"WRONG h2 at {SHEET}!{LETTER['h2']}{FIRST_ROW}" in captured.out
 
 
 def test_a_dummy_tables_part_does_not_switch_a_large_workbook_to_full_loading(good):

@@ -34,6 +34,7 @@ from exports.xlsx import (
     BIAS_CELLS,
     ETA_CELL,
     FIRST_ROW,
+    HEADER_ROW,
     LETTER,
     STEP_LETTER,
     sheet_title,
@@ -85,6 +86,19 @@ def test_table_cells_are_formulas_except_the_typed_in_inputs():
     assert ws.defined_names["eta"].attr_text == f"'{ws.title}'!$B$3"
     assert ws[f"{LETTER['dE_dw1']}{FIRST_ROW - 1}"].value == "∂E/∂w1"
     assert ws.freeze_panes == f"A{FIRST_ROW}"
+
+
+def test_the_sheet_lays_out_its_columns_as_the_app_and_the_csv_do():
+    from lab.worksheet import csv_bytes
+
+    config = Config()
+    ws = load(workbook_bytes(config, [0.5], 2))[sheet_title(0.5)]
+    header = [cell.value for cell in ws[HEADER_ROW]]
+    csv_header = csv_bytes(run_steps(config, 0.5, 2)).decode("utf-8-sig").splitlines()[0].split(",")
+    assert header == csv_header and header[:3] == ["step", "t1", "t2"], (
+        "the step first, then the sheet's columns"
+    )
+    assert [ws[f"A{FIRST_ROW + k}"].value for k in range(3)] == [0, 1, 2]
 
 
 def test_charts_plot_e_total_of_every_sheet():
