@@ -125,10 +125,29 @@ def race(result: Sweep, log_y: bool) -> dict:
 
 def mark_compared(figure: go.Figure, lrs) -> go.Figure:
     """A dotted line on the dense-scan chart at each compared learning rate, so the two charts connect."""
-    for lr in lrs:
-        figure.add_vline(
-            x=float(lr), line_dash="dot", line_color="#64748b", annotation_text=f"η = {show_number(lr)}"
+    return _mark_lrs(figure, [(float(lr), f"η = {show_number(lr)}", "dot") for lr in lrs])
+
+
+def _mark_lrs(figure: go.Figure, marks: list[tuple[float, str, str]]) -> go.Figure:
+    """Vertical lines with a label at learning rates (x, label, dash) on the scan's log x axis.
+
+    On a log axis plotly places an annotation at 10^x, so its x is log10(η) (an annotation at η = 28
+    once stretched the axis to 10²⁸); the line itself spans the plot in paper coordinates. Added in one
+    layout update: add_vline validates the whole layout on every call (tens of ms each)."""
+    shapes = [
+        dict(
+            type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1, line=dict(dash=dash, color="#64748b")
         )
+        for x, _, dash in marks
+    ]
+    notes = [
+        dict(xref="x", yref="paper", x=float(np.log10(x)), y=1, text=text, showarrow=False, xanchor="right",
+             yanchor="top", textangle=-90, font=dict(size=11))
+        for x, text, _ in marks
+    ]  # fmt: skip
+    figure.update_layout(
+        shapes=[*figure.layout.shapes, *shapes], annotations=[*figure.layout.annotations, *notes]
+    )
     return figure
 
 
@@ -201,12 +220,7 @@ def scan_chart(scan: pd.DataFrame) -> go.Figure:
         )
     failure = first_failure(statuses)
     if failure is not None:
-        figure.add_vline(
-            x=float(lrs[failure]),
-            line_dash="dash",
-            annotation_text=f"stops converging: η ≈ {lrs[failure]:.3g}",
-            annotation_position="top left",
-        )
+        _mark_lrs(figure, [(float(lrs[failure]), f"stops converging: η ≈ {lrs[failure]:.3g}", "dash")])
     figure.update_layout(
         xaxis_title="learning rate η (log scale)",
         yaxis_title=f"E_total after {scan.attrs['steps']:,} steps",
