@@ -30,7 +30,7 @@ def viewed_row(setup: Setup) -> tuple[Setup, pd.DataFrame, dict[str, float]]:
     frame = compute.table(config, setup.lr, setup.steps)
     run_message(frame)
     setup = state.step_controls(setup, len(frame) - 1)
-    player(setup.config, setup.lr, frame, setup.step)
+    player(setup.config, setup.lr, setup.steps, setup.step)
     values = compute.row_at(config, setup.lr, compute.weights_at(frame, setup.step))
     return setup, frame, values
 
