@@ -123,12 +123,29 @@ def race(result: Sweep, log_y: bool) -> dict:
     return spec
 
 
+def _log_vline(figure: go.Figure, lr: float, text: str, position: str = "top right", **line) -> None:
+    """A labelled vertical line at η = `lr` on a log x axis.
+
+    Not add_vline(annotation_text=…): plotly puts a shape at the data value but an annotation at the
+    axis's own coordinate, which on a log axis is log10 (η = 29 was labelled at 10²⁹, and autorange ran
+    to 10²⁸ with tanh and biases). So the line is a shape at η and its label an annotation at log10 η."""
+    figure.add_vline(x=lr, **line)
+    figure.add_annotation(
+        x=float(np.log10(lr)),
+        xref="x",
+        y=1,
+        yref="y domain",
+        text=text,
+        showarrow=False,
+        xanchor="left" if position.endswith("right") else "right",
+        yanchor="bottom",
+    )
+
+
 def mark_compared(figure: go.Figure, lrs) -> go.Figure:
     """A dotted line on the dense-scan chart at each compared learning rate, so the two charts connect."""
     for lr in lrs:
-        figure.add_vline(
-            x=float(lr), line_dash="dot", line_color="#64748b", annotation_text=f"η = {show_number(lr)}"
-        )
+        _log_vline(figure, float(lr), f"η = {show_number(lr)}", line_dash="dot", line_color="#64748b")
     return figure
 
 
@@ -201,18 +218,19 @@ def scan_chart(scan: pd.DataFrame) -> go.Figure:
         )
     failure = first_failure(statuses)
     if failure is not None:
-        figure.add_vline(
-            x=float(lrs[failure]),
+        _log_vline(
+            figure,
+            float(lrs[failure]),
+            f"stops converging: η ≈ {lrs[failure]:.3g}",
+            "top left",
             line_dash="dash",
-            annotation_text=f"stops converging: η ≈ {lrs[failure]:.3g}",
-            annotation_position="top left",
         )
     figure.update_layout(
         xaxis_title="learning rate η (log scale)",
         yaxis_title=f"E_total after {scan.attrs['steps']:,} steps",
         xaxis_type="log",
-        # The data's own range: left to autorange, a line or annotation far off (tanh with biases) once
-        # stretched the axis to 10²⁸ while the scan stops at 100.
+        # The data's own range (log10 values, as plotly stores a log axis's range), so nothing drawn on it
+        # can stretch it; see _log_vline for what once stretched it to 10²⁸.
         xaxis_range=[float(np.log10(lrs.min())), float(np.log10(lrs.max()))],
         yaxis_type="log",
         xaxis_exponentformat="power",
