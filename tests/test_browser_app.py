@@ -122,7 +122,8 @@ def test_every_page_renders_and_the_lr_changes_the_numbers(server, browser, tmp_
             a_h1 * (1 - a_h1)
         )
         new_w1 = 0.15 - 0.5 * delta_h1 * 0.05
-        page.get_by_text(f"{new_w1:.10g}").first.wait_for(timeout=TIMEOUT_MS)
+        # The derivations' numbers are to 6 significant digits ("Numbers to 6 significant digits").
+        page.get_by_text(f"{new_w1:.6g}").first.wait_for(timeout=TIMEOUT_MS)
         assert_no_error_text(page, "step_through after changing the LR")
         page.screenshot(path=str(tmp_path / "step_through_lr_0.5.png"), full_page=False)
         page.close()
