@@ -4,8 +4,8 @@ import streamlit as st
 
 from backprop_core import ACTIVATIONS
 from lab import compute, exercise, state, views
-from lab.derivations import derivations
-from lab.format import number, show_number
+from lab.derivations import CAPTION, derivations
+from lab.format import RESULT_DIGITS, number, show_number
 
 SMALL = r"\footnotesize "  # KaTeX's default size makes the longest chains wider than the column
 
@@ -32,6 +32,7 @@ with forward:
         f"Each unit adds up its weighted inputs, then applies the **{config.activation}** activation. "
         f"{activation.why} The error is half the squared miss of each output."
     )
+    st.caption(CAPTION)
     for item in derivations(config, "forward", values):
         st.latex(SMALL + item.latex)
         st.caption(item.why)
@@ -43,6 +44,7 @@ with backward:
         "w5, through o2 and w7) and their contributions add up. Each gradient is written with its named "
         "factors, then with the chain written out, then with numbers."
     )
+    st.caption(CAPTION)
     for item in derivations(config, "backward", values):
         st.latex(SMALL + item.latex)
         st.caption(item.why)
@@ -52,6 +54,7 @@ with update:
         f"η = {show_number(setup.lr)}: w ← w − η·∂E/∂w. "
         "All eight use the gradients of the same forward pass, so the order does not matter."
     )
+    st.caption(CAPTION)
     for item in derivations(config, "update", values):
         st.latex(SMALL + item.latex)
     st.subheader("The next forward pass")
@@ -79,6 +82,7 @@ with check:
             "finite difference": [number(v) for v in gradients["finite_difference"]],
         }
     )
+    st.caption(f"Numbers to {RESULT_DIGITS} significant digits: enough to see how far the two agree.")
     worst = gradients.loc[gradients["abs_diff"].idxmax()]
     difference = (
         f"{number(worst['abs_diff'], 2)} (for {worst['weight']}; relative {number(worst['rel_diff'], 2)})"

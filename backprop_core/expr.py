@@ -74,9 +74,12 @@ def wrap(value: Expr | float) -> Expr:
     return value if isinstance(value, Expr) else Num(float(value))
 
 
+SIGNIFICANT_DIGITS = 6  # a derivation's numbers: enough to check by hand, short enough to fit a phone
+
+
 def format_number(value: float) -> str:
-    """Numbers as a student reads them in a derivation: up to 6 significant digits."""
-    return f"{value:.6g}".replace("e+0", "e+").replace("e-0", "e-")
+    """Numbers as a student reads them in a derivation: up to SIGNIFICANT_DIGITS significant digits."""
+    return f"{value:.{SIGNIFICANT_DIGITS}g}".replace("e+0", "e+").replace("e-0", "e-")
 
 
 def latex_symbol(name: str) -> str:

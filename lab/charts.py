@@ -225,8 +225,8 @@ def scan_chart(scan: pd.DataFrame) -> go.Figure:
         xaxis_title="learning rate η (log scale)",
         yaxis_title=f"E_total after {scan.attrs['steps']:,} steps",
         xaxis_type="log",
-        # The data's own range: left to autorange, a line or annotation far off (tanh with biases) once
-        # stretched the axis to 10²⁸ while the scan stops at 100.
+        # The data's own range (log10 values, as plotly stores a log axis's range), so nothing drawn on it
+        # can stretch it; see _log_vline for what once stretched it to 10²⁸.
         xaxis_range=[float(np.log10(lrs.min())), float(np.log10(lrs.max()))],
         yaxis_type="log",
         xaxis_exponentformat="power",

@@ -12,10 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from backprop_core import ACTIVATIONS, Config, build_network
-from backprop_core.expr import Expr, inline, latex_symbol
+from backprop_core.expr import SIGNIFICANT_DIGITS, Expr, inline, latex_symbol
 from backprop_core.network import Formula
 
 from .format import number
+
+# One precision per view: the result after the last "=" has as many digits as the numbers substituted
+# before it (a 10-digit result after 6-digit inputs reads as if the extra digits came from nowhere).
+DIGITS = SIGNIFICANT_DIGITS
+CAPTION = f"Numbers to {DIGITS} significant digits."
 
 # The backward intermediates, named so that the chain rule can be followed one factor at a time. A
 # derivation writes its chain out through the first group that appears in it: a hidden-layer gradient
@@ -59,7 +64,7 @@ def _derive(formula: Formula, act, trees: Mapping[str, Expr], values: Mapping[st
 
 def _value(value: float) -> str:
     """A result in LaTeX: 0.0275, 4.38 \times 10^{-4}; a dash if it could not be computed."""
-    text = number(value)
+    text = number(value, DIGITS)
     if text == "—":
         return r"\text{—}"
     mantissa, _, exponent = text.partition("e")

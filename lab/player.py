@@ -27,7 +27,8 @@ from backprop_core import Config
 from backprop_core.config import WEIGHTS
 from backprop_core.engine import evaluate
 
-from . import diagram, state
+from . import compute, diagram, state
+from .compute import CACHE_ENTRIES
 from .format import FLOAT64_FLOOR
 
 DENSE_STEPS = 100  # every step up to here is a frame: this is where the error falls fastest
@@ -83,18 +84,26 @@ def curve(frame: pd.DataFrame, steps: np.ndarray) -> dict:
     }
 
 
-def payload(config: Config, lr: float, frame: pd.DataFrame, step: int) -> dict:
-    """Everything the browser needs to play this run, from `step` on: frames, curve, the picture."""
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
+def frames(config: dict, lr: float, steps: int, extra: int = -1) -> dict:
+    """The run's frames (labels, edge widths and signs per sampled step, both views) and its error curve.
+
+    Cached like lab.compute (the Config as its plain dict, η, the step count), so a warm rerun of Network
+    or Step through (a tab, the viewed step, a toggle) skips the ~0.1 s of building them. `extra` is the
+    viewed step when it is not one of the sampled steps already (see payload), else -1.
+    """
+    frame = compute.table(config, lr, steps)
     last = len(frame) - 1
-    steps = sample_steps(last, step)
-    rows = frame_values(config, lr, frame, steps)
+    sampled = sample_steps(last, extra if extra >= 0 else 0)
+    setup = Config.from_dict(config)
+    rows = frame_values(setup, lr, frame, sampled)
     largest_weight = max(diagram.largest(values, "forward") for values in rows)
     text, width, negative = {}, {}, {}
     for view in diagram.VIEWS:
         columns: dict[str, list[str]] = {}
         widths: dict[str, list[float]] = {w: [] for w in WEIGHTS}
         signs: dict[str, list[str]] = {w: [] for w in WEIGHTS}
-        for k, values in zip(steps, rows, strict=True):
+        for k, values in zip(sampled, rows, strict=True):
             for name, content in diagram.labels(values, view, f"Step {k:,} of {last:,}").items():
                 columns.setdefault(name, []).append(content)
             # Weights on one scale for the whole run (thickness is |w|); gradients shrink by orders of
@@ -105,20 +114,33 @@ def payload(config: Config, lr: float, frame: pd.DataFrame, step: int) -> dict:
                 signs[w].append("1" if is_negative else "0")
         text[view], width[view] = columns, widths
         negative[view] = {w: "".join(s) for w, s in signs.items()}
-    run = hashlib.sha256(json.dumps([config.to_dict(), lr, last], sort_keys=True).encode()).hexdigest()[:16]
+    run = hashlib.sha256(json.dumps([config, lr, last], sort_keys=True).encode()).hexdigest()[:16]
     return {
         "run": run,
-        "steps": steps.tolist(),
-        "start": int(np.searchsorted(steps, min(max(step, 0), last))),
+        "steps": sampled.tolist(),
         "text": text,
         "width": width,
         "negative": negative,
         "legend": dict(diagram.LEGEND),
-        "svg": diagram.network_svg(rows[int(np.searchsorted(steps, step))], f"Step {step:,} of {last:,}"),
-        "curve": curve(frame, steps),
+        "curve": curve(frame, sampled),
         "fps": FRAMES_PER_SECOND,
         "speeds": list(SPEEDS),
+        "rows": rows,
     }
+
+
+def payload(config: Config, lr: float, steps: int, step: int) -> dict:
+    """Everything the browser needs to play this run, from `step` on: frames, curve, the picture."""
+    plain = compute.key(config)
+    last = len(compute.table(plain, lr, steps)) - 1
+    step = min(max(step, 0), last)
+    # Every run's frames include steps 0..DENSE_STEPS and a fixed log-spaced set; only a viewed step
+    # outside those needs a frame of its own (and its own cache entry).
+    extra = -1 if step in set(sample_steps(last).tolist()) else step
+    data = frames(plain, lr, steps, extra)
+    rows = data.pop("rows")
+    start = int(np.searchsorted(data["steps"], step))
+    return data | {"start": start, "svg": diagram.network_svg(rows[start], f"Step {step:,} of {last:,}")}
 
 
 def _follow(key: str) -> None:
@@ -129,11 +151,11 @@ def _follow(key: str) -> None:
         st.session_state[state.SETUP_KEY] = replace(setup, step=max(int(reported), 0))
 
 
-def player(config: Config, lr: float, frame: pd.DataFrame, step: int, key: str = "player") -> None:
+def player(config: Config, lr: float, steps: int, step: int, key: str = "player") -> None:
     """The network picture and the error curve, with Play / Pause / Step / Reset and a speed control."""
     _component(
         key=key,
-        data=payload(config, lr, frame, step),
+        data=payload(config, lr, steps, step),
         on_step_change=lambda: _follow(key),
         height="content",
     )

@@ -111,10 +111,13 @@ def sidebar() -> Setup:
 
     def numbers(names: tuple[str, ...], title: str) -> dict[str, float]:
         bar.subheader(title)
-        left, right = bar.columns(2)
         values = {}
+        # One st.columns(2) row per pair, not two tall columns: on a phone the columns stack, and a row per
+        # pair stacks as w1, w2, w3, … where two columns would stack as w1, w3, w5, w7, w2, ….
         for index, name in enumerate(names):
-            column = left if index % 2 == 0 else right
+            if index % 2 == 0:
+                row = bar.columns(2)
+            column = row[index % 2]
             fallback = getattr(config, name)
             values[name] = form.text(
                 column,

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from . import compute, state
+from .derivations import DIGITS
 from .format import error_number, number, show_number
 from .player import player
 from .state import Setup
@@ -30,7 +31,7 @@ def viewed_row(setup: Setup) -> tuple[Setup, pd.DataFrame, dict[str, float]]:
     frame = compute.table(config, setup.lr, setup.steps)
     run_message(frame)
     setup = state.step_controls(setup, len(frame) - 1)
-    player(setup.config, setup.lr, frame, setup.step)
+    player(setup.config, setup.lr, setup.steps, setup.step)
     values = compute.row_at(config, setup.lr, compute.weights_at(frame, setup.step))
     return setup, frame, values
 
@@ -49,8 +50,9 @@ def error_metrics(frame: pd.DataFrame, step: int) -> None:
 
 
 def next_forward(setup: Setup, frame: pd.DataFrame, values: dict[str, float]) -> dict[str, float] | None:
-    """E_total with the updated weights and how much it fell; returns that next row (every quantity of
-    the forward pass at the new weights), or None, having said why there is no next pass."""
+    """E_total with the updated weights and how much it fell, to the derivations' DIGITS (one precision
+    per view); returns that next row (every quantity of the forward pass at the new weights), or None,
+    having said why there is no next pass."""
     if int(frame.attrs.get("diverged_at", -1)) == setup.step + 1:
         st.warning(
             "This is the update that blew up: some new weights are past ±1e30, so the engine stops here "
@@ -62,18 +64,21 @@ def next_forward(setup: Setup, frame: pd.DataFrame, values: dict[str, float]) ->
     after = compute.row_at(compute.key(setup.config), setup.lr, next_weights)
     now, fall = values["E_total"], values["E_total"] - after["E_total"]
     st.metric(
-        "E_total with the new weights", number(after["E_total"]), delta=number(-fall), delta_color="inverse"
+        "E_total with the new weights",
+        number(after["E_total"], DIGITS),
+        delta=number(-fall, DIGITS),
+        delta_color="inverse",
     )
     if fall > 0:
         st.markdown(
-            f"The error fell by {number(fall)} ({number(100 * fall / now, 4)} % of {number(now)}): "
+            f"The error fell by {number(fall, DIGITS)} ({number(100 * fall / now, 4)} % of {number(now, DIGITS)}): "
             "one step downhill."
         )
     elif fall == 0:
         st.markdown("The error did not change: the gradients are zero (or too small to move a float64).")
     else:
         st.markdown(
-            f"The error **rose** by {number(-fall)}: this step overshot the valley. "
+            f"The error **rose** by {number(-fall, DIGITS)}: this step overshot the valley. "
             "A smaller learning rate takes smaller steps."
         )
     return after

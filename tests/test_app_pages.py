@@ -113,6 +113,17 @@ def metric(app: AppTest, label_start: str) -> str:
     return next(m.value for m in app.metric if m.label.startswith(label_start))
 
 
+def result_of(derivation: str) -> str:
+    """The value after a derivation's last '=' (e.g. '0.506875')."""
+    return derivation.rsplit("&=", 1)[1].replace(r"\end{aligned}", "").strip("$\n ")
+
+
+def rendered(value: float) -> str:
+    """How a derivation writes a result: 6 significant digits, 4.38 \\times 10^{-4} for 4.38e-04."""
+    mantissa, _, exponent = f"{value:.6g}".partition("e")
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}" if exponent else mantissa
+
+
 def latex_of(app: AppTest, symbol: str) -> str:
     """The derivation whose left-hand side is `symbol` (e.g. 'h_{1}', 'w_{1}^{\\text{new}}')."""
     return next(
@@ -140,9 +151,24 @@ def test_the_forward_pass_shows_each_value_with_its_numbers_substituted():
     h1 = latex_of(app, "h_{1}")
     assert "0.15 \\cdot 0.05 + 0.2 \\cdot 0.1" in h1 and h1.rstrip("$\n ").endswith("0.0275 \\end{aligned}")
     error, a_h1, _ = by_hand(CLASSROOM_WEIGHTS)
-    assert f"{a_h1:.10g}" in latex_of(app, "a_{h_{1}}")
-    assert f"{error:.10g}" in latex_of(app, "E_{total}")
+    assert result_of(latex_of(app, "a_{h_{1}}")) == f"{a_h1:.6g}"
+    assert result_of(latex_of(app, "E_{total}")) == f"{error:.6g}"
     assert metric(app, "E_total at step 0") == f"{error:.10g}" == "0.01418137794"
+
+
+def test_a_derivation_states_its_precision_and_its_result_has_that_many_digits():
+    app = open_page("app_pages/step_through.py")
+    assert_clean(app)
+    assert "Numbers to 6 significant digits." in [c.value for c in app.caption]
+    # a_h1 = σ(0.15·0.05 + 0.2·0.1) = 1 / (1 + e^-0.0275) = 0.50687456676…, written out by hand
+    a_h1 = 1.0 / (1.0 + math.exp(-(0.15 * 0.05 + 0.2 * 0.1)))
+    derivation = latex_of(app, "a_{h_{1}}")
+    shown = result_of(derivation)
+    assert shown == "0.506875" and abs(float(shown) - a_h1) <= 5e-7
+    assert len(shown.replace("0.", "", 1).lstrip("0")) == 6, "6 significant digits"
+    assert "0.0275" in derivation, "the substituted numbers are in the same derivation"
+    # E_total = 0.014181377937891659 (the classroom sheet) to 6 significant digits
+    assert result_of(latex_of(app, "E_{total}")) == "0.0141814"
 
 
 def test_the_backward_pass_writes_both_paths_to_w1_in_full():
@@ -150,10 +176,10 @@ def test_the_backward_pass_writes_both_paths_to_w1_in_full():
     derivation = latex_of(app, r"\frac{\partial E}{\partial w_{1}}")
     assert "w_{5}" in derivation and "w_{7}" in derivation, "the paths through o1 (w5) and o2 (w7)"
     _, _, grads = by_hand(CLASSROOM_WEIGHTS)
-    assert f"{grads[0]:.10g}" in derivation
+    assert result_of(derivation) == rendered(grads[0])
     w5 = latex_of(app, r"\frac{\partial E}{\partial w_{5}}")
     assert "t_{2}" not in w5, "E2 drops out of dE/dw5"
-    assert f"{grads[4]:.10g}" in w5
+    assert result_of(w5) == rendered(grads[4])
 
 
 def test_changing_the_learning_rate_changes_the_update_and_the_next_error():
@@ -162,9 +188,9 @@ def test_changing_the_learning_rate_changes_the_update_and_the_next_error():
     assert_clean(app)
     error, _, grads = by_hand(CLASSROOM_WEIGHTS)
     new_weights = tuple(w - 0.5 * g for w, g in zip(CLASSROOM_WEIGHTS, grads, strict=True))
-    assert f"{new_weights[0]:.10g}" in latex_of(app, r"w_{1}^{\text{new}}")
+    assert result_of(latex_of(app, r"w_{1}^{\text{new}}")) == f"{new_weights[0]:.6g}"
     next_error, _, _ = by_hand(new_weights)
-    assert metric(app, "E_total with the new weights") == f"{next_error:.10g}"
+    assert metric(app, "E_total with the new weights") == f"{next_error:.6g}"
     assert app.query_params["lr"] == "0.5"
 
 
@@ -194,13 +220,13 @@ def test_the_next_forward_tab_runs_the_forward_pass_again_with_the_new_weights()
         for symbol in expected
     }
     for symbol, value in expected.items():
-        assert shown[symbol].rstrip("$\n ").endswith(f"{value:.10g} \\end{{aligned}}"), (
+        assert shown[symbol].rstrip("$\n ").endswith(f"{value:.6g} \\end{{aligned}}"), (
             symbol,
             shown[symbol],
         )
     assert f"{w1:.6g}" in shown["h_{1}"] and f"{w5:.6g}" in shown["o_{1}"], "the new weights are substituted"
     assert f"{CLASSROOM_WEIGHTS[0]:.6g} \\cdot" not in shown["h_{1}"], "not the old ones"
-    assert metric(app, "E_total with the new weights") == f"{e1 + e2:.10g}"
+    assert metric(app, "E_total with the new weights") == f"{e1 + e2:.6g}"
 
 
 def test_changing_the_activation_changes_the_forward_numbers():
@@ -208,7 +234,7 @@ def test_changing_the_activation_changes_the_forward_numbers():
     app.selectbox(key="setup_field_activation").select("tanh").run()
     assert_clean(app)
     error, a_h1, _ = by_hand(CLASSROOM_WEIGHTS, "tanh")
-    assert "\\tanh" in latex_of(app, "a_{h_{1}}") and f"{a_h1:.10g}" in latex_of(app, "a_{h_{1}}")
+    assert "\\tanh" in latex_of(app, "a_{h_{1}}") and result_of(latex_of(app, "a_{h_{1}}")) == f"{a_h1:.6g}"
     assert metric(app, "E_total at step 0") == f"{error:.10g}"
 
 

@@ -122,7 +122,8 @@ def test_every_page_renders_and_the_lr_changes_the_numbers(server, browser, tmp_
             a_h1 * (1 - a_h1)
         )
         new_w1 = 0.15 - 0.5 * delta_h1 * 0.05
-        page.get_by_text(f"{new_w1:.10g}").first.wait_for(timeout=TIMEOUT_MS)
+        # The derivations' numbers are to 6 significant digits ("Numbers to 6 significant digits").
+        page.get_by_text(f"{new_w1:.6g}").first.wait_for(timeout=TIMEOUT_MS)
         assert_no_error_text(page, "step_through after changing the LR")
         page.screenshot(path=str(tmp_path / "step_through_lr_0.5.png"), full_page=False)
         page.close()
@@ -148,6 +149,35 @@ def test_a_phone_width_screen_shows_the_step_through_page(server, browser, tmp_p
         assert overflow <= 1, f"the page is {overflow}px wider than a {PHONE['width']}px screen"
         page.screenshot(path=str(docs_picture(tmp_path, "phone.png")), full_page=False)
         page.close()
+    finally:
+        context.close()
+
+
+def test_a_phone_width_sidebar_lists_the_fields_in_reading_order(server, browser):
+    """On a phone the sidebar's two columns stack: the fields must still read i1, i2, t1, t2 and w1 … w8
+    from top to bottom (two tall columns used to stack as w1, w3, w5, w7, w2, …)."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        page = open_page(context, server, "", "The 2-2-2 network")
+        expand = page.locator('[data-testid="stExpandSidebarButton"]')
+        if expand.count():  # a phone starts with the sidebar closed
+            expand.first.click()
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.get_by_text("w8", exact=True).wait_for(timeout=TIMEOUT_MS)
+        page.wait_for_timeout(500)  # the sidebar slides in
+
+        def top_to_bottom(names: list[str]) -> list[str]:
+            tops = {}
+            for name in names:
+                label = sidebar.locator('[data-testid="stWidgetLabel"]').get_by_text(name, exact=True)
+                box = label.bounding_box()
+                assert box is not None, f"{name}'s label is not drawn in the sidebar"
+                tops[name] = (box["y"], box["x"])
+            return sorted(names, key=tops.__getitem__)
+
+        weights = [f"w{i}" for i in range(1, 9)]
+        assert top_to_bottom(weights) == weights
+        assert top_to_bottom(["i1", "i2", "t1", "t2"]) == ["i1", "i2", "t1", "t2"]
     finally:
         context.close()
 
