@@ -12,13 +12,13 @@ Markdown; messages about it go through st.code too, since they quote the offendi
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from lab import auth
 from lab.format import number
 from lab.training_charts import accuracy_chart, loss_chart
 from training import arch, runs
@@ -67,14 +67,7 @@ def percent(value: float | None) -> str:
 
 
 def current_viewer() -> runs.Viewer:
-    """The logged-in user when login is configured (lab/auth.py, which may not exist), else the one local
-    user, who owns every run."""
-    try:
-        auth = importlib.import_module("lab.auth")
-    except ModuleNotFoundError as error:
-        if error.name != "lab.auth":  # lab/auth.py is there but cannot import: fail closed, not as LOCAL
-            raise
-        return runs.LOCAL
+    """The logged-in user when login is configured, else the one local user, who owns every run."""
     return auth.viewer()
 
 

@@ -3,10 +3,7 @@ timestamps, an empty chart from -1 to 4, a checkpoint promised after a stop that
 
 from __future__ import annotations
 
-import importlib.util
 import json
-
-import pytest
 
 from lab import training_charts, training_views
 from training import arch, runs
@@ -53,12 +50,6 @@ def test_a_stop_before_the_first_epoch_does_not_promise_a_checkpoint(tmp_path, m
     assert "no checkpoint" in training_views.checkpoint_note(run_id)
     (tmp_path / run_id / "best.pt").write_bytes(b"weights")
     assert "is kept" in training_views.checkpoint_note(run_id)
-
-
-def test_without_lab_auth_the_viewer_is_the_local_user_who_owns_every_run():
-    if importlib.util.find_spec("lab.auth") is not None:
-        pytest.skip("lab/auth.py exists here: the page uses its viewer (test_training_page covers that)")
-    assert training_views.current_viewer() is runs.LOCAL and runs.LOCAL.instructor
 
 
 def test_a_queued_run_says_its_place_in_the_queue(tmp_path, monkeypatch):
