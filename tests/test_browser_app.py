@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from tests.streamlit_server import CHROMIUM, docs_picture, launch_chromium, streamlit_server
+from tests.streamlit_server import CHROMIUM, chromium, docs_picture, streamlit_server
 from tests.test_app_pages import CLASSROOM_WEIGHTS, by_hand, train_by_hand
 
 pytestmark = [
@@ -46,14 +46,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 QUIET = """() => document.querySelector('[data-testid="stMainBlockContainer"] [data-testid="stElementContainer"]')
