@@ -336,21 +336,35 @@ class ActivationSlope(Expr):
         return self.pre.symbols() | self.post.symbols()
 
 
+def transform(expr: Expr, change: Callable[[Expr], Expr | None]) -> Expr:
+    """`expr` with each node replaced by change(node) where that is not None, from the root down: a
+    replaced node is not looked into again (so a slope can be replaced whole before its symbols are).
+    The one walk over a tree's children: inline() and backprop_core.mistakes' surgery both use it."""
+    changed = change(expr)
+    if changed is not None:
+        return changed
+    if not is_dataclass(expr):
+        return expr
+    updates = {}
+    for f in fields(expr):
+        value = getattr(expr, f.name)
+        if isinstance(value, Expr):
+            updates[f.name] = transform(value, change)
+        elif isinstance(value, tuple) and all(isinstance(item, Expr) for item in value):
+            updates[f.name] = tuple(transform(item, change) for item in value)
+    return replace(expr, **updates)
+
+
 def inline(expr: Expr, formulas: Mapping[str, Expr], names: tuple[str, ...]) -> Expr:
     """`expr` with every symbol in `names` replaced by its own formula, recursively.
 
     The step-through page uses it to write a chain out: dE_dw1 = delta_h1 * i1 becomes
     dE_da_h1 * slope(h1) * i1, then (delta_o1 * w5 + delta_o2 * w7) * slope(h1) * i1.
     """
-    if isinstance(expr, Sym):
-        return inline(formulas[expr.name], formulas, names) if expr.name in names else expr
-    if not is_dataclass(expr):
-        return expr
-    changes = {}
-    for f in fields(expr):
-        value = getattr(expr, f.name)
-        if isinstance(value, Expr):
-            changes[f.name] = inline(value, formulas, names)
-        elif isinstance(value, tuple) and all(isinstance(item, Expr) for item in value):
-            changes[f.name] = tuple(inline(item, formulas, names) for item in value)
-    return replace(expr, **changes)
+
+    def change(node: Expr) -> Expr | None:
+        if isinstance(node, Sym) and node.name in names:
+            return inline(formulas[node.name], formulas, names)
+        return None
+
+    return transform(expr, change)

@@ -17,14 +17,14 @@ weights uses the symbols prev_w1 … prev_w8 (the row above, in a sheet).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
 from .activations import ACTIVATIONS
 from .config import TARGETS, WEIGHTS, Config
-from .expr import ActivationSlope, Add, Expr, Mul, Num, Sub, Sym, inline
+from .expr import ActivationSlope, Add, Expr, Mul, Num, Sub, Sym, inline, transform
 from .network import build_network
 
 Formulas = Mapping[str, Expr]
@@ -39,24 +39,6 @@ def previous(weight: str) -> str:
 
 
 # ---- Tree surgery: each kind of change in one place. ---------------------------------------------------
-
-
-def transform(expr: Expr, change: Callable[[Expr], Expr | None]) -> Expr:
-    """`expr` with each node replaced by change(node) where that is not None, from the root down: a
-    replaced node is not looked into again (so a slope can be replaced whole before its symbols are)."""
-    changed = change(expr)
-    if changed is not None:
-        return changed
-    if not is_dataclass(expr):
-        return expr
-    updates = {}
-    for f in fields(expr):
-        value = getattr(expr, f.name)
-        if isinstance(value, Expr):
-            updates[f.name] = transform(value, change)
-        elif isinstance(value, tuple) and all(isinstance(item, Expr) for item in value):
-            updates[f.name] = tuple(transform(item, change) for item in value)
-    return replace(expr, **updates)
 
 
 def rename(expr: Expr, names: Mapping[str, str]) -> Expr:
