@@ -13,6 +13,7 @@ import numpy as np
 
 from .activations import ACTIVATIONS
 from .config import MAX_LR, WEIGHTS, Config, check_lr, check_steps
+from .mistakes import SheetMistake
 from .network import build_network
 
 # A weight beyond this ends that learning rate's run as "diverged". With |inputs| <= 100 every value
@@ -21,16 +22,28 @@ from .network import build_network
 WEIGHT_LIMIT = 1e30
 
 
+def row_formulas(biases: bool, activation: str, mistake: SheetMistake | None = None):
+    """(name, tree) of every quantity of one row, in order: the network's, or a sheet with `mistake`."""
+    if mistake is None:
+        return tuple((f.name, f.expr) for f in build_network(biases).formulas)
+    return mistake.formulas(biases, activation)
+
+
 @cache
-def _compiled(biases: bool, activation: str) -> tuple[tuple[str, Callable], ...]:
+def _compiled(
+    biases: bool, activation: str, mistake: SheetMistake | None
+) -> tuple[tuple[str, Callable], ...]:
     act = ACTIVATIONS[activation]
-    return tuple((f.name, f.expr.compile(act)) for f in build_network(biases).formulas)
+    return tuple((name, expr.compile(act)) for name, expr in row_formulas(biases, activation, mistake))
 
 
-def evaluate(config: Config, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Every quantity of one row (forward values, gradients, next weights) from its leaves and eta."""
+def evaluate(
+    config: Config, values: Mapping[str, np.ndarray], mistake: SheetMistake | None = None
+) -> dict[str, np.ndarray]:
+    """Every quantity of one row (forward values, gradients, next weights) from its leaves and eta;
+    with `mistake`, as a sheet with that mistake in its columns computes them."""
     env = dict(values)
-    for name, compute in _compiled(config.biases, config.activation):
+    for name, compute in _compiled(config.biases, config.activation, mistake):
         env[name] = compute(env)
     return env
 
@@ -63,12 +76,14 @@ def descend(
     steps: int,
     record: Callable[[int, dict[str, np.ndarray]], None],
     starts: np.ndarray | None = None,
+    mistake: SheetMistake | None = None,
 ) -> np.ndarray:
     """Run `steps` updates w <- w - eta * dE/dw for every learning rate at once.
 
     Calls record(k, env) for rows k = 0..steps (row 0: the initial weights). A learning rate whose
     next weights would leave [-WEIGHT_LIMIT, WEIGHT_LIMIT] is frozen at its last safe row.
     `starts` (n_lr, 8) gives each run its own starting w1..w8 (the convergence map); default: the config's.
+    `mistake`: descend as a sheet with that mistake does (its wrong columns move the weights).
     Returns diverged_at, shape (n_lr,): the first row that could not be computed, or -1.
     """
     lrs = check_lrs(lrs)
@@ -82,7 +97,7 @@ def descend(
     frozen = False  # has any learning rate been stopped?
     for k in range(steps + 1):
         values.update(zip(WEIGHTS, weights, strict=True))
-        env = evaluate(config, values)
+        env = evaluate(config, values, mistake)
         record(k, env)
         if k == steps:
             break

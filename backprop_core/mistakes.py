@@ -24,7 +24,7 @@ import numpy as np
 
 from .activations import ACTIVATIONS
 from .config import TARGETS, WEIGHTS, Config
-from .expr import ActivationSlope, Add, Expr, Mul, Num, Sub, Sym, inline, transform
+from .expr import ActivationSlope, Add, Expr, Mul, Num, Sub, Sym, inline, plain_symbol, transform
 from .network import build_network
 
 Formulas = Mapping[str, Expr]
@@ -229,3 +229,93 @@ def value_under(
     with np.errstate(all="ignore"):
         value = float(np.asarray(tree.evaluate(env, ACTIVATIONS[config.activation])).reshape(-1)[0])
     return value if np.isfinite(value) else None
+
+
+# ---- A whole sheet with a mistake: what its error curve shows. -----------------------------------------
+
+# The columns descent can carry a mistake in: a gradient moves the next weights, an update is them.
+# (A wrong E column changes only what is shown, not where descent goes.)
+DESCENT_COLUMNS = tuple(f"dE_d{w}" for w in WEIGHTS) + _UPDATES
+
+
+@dataclass(frozen=True)
+class SheetMistake:
+    """A worksheet that is right except in `columns`, where every row's cell is written with `mistake`
+    (each from that row's right values, as a student's cell reads the cells beside it). Descending with
+    its formulas (engine.descend(..., mistake=...)) draws the error curve that student's sheet shows.
+    CLASSIC, below, is the w3/w4 mistake: a_h1 where a_h2 belongs, in ∂E/∂w3 and ∂E/∂w4."""
+
+    mistake: str  # an id of MISTAKES_BY_ID
+    columns: tuple[str, ...]  # some of DESCENT_COLUMNS, each changed by the mistake
+
+    @property
+    def says(self) -> str:
+        return MISTAKES_BY_ID[self.mistake].says
+
+    def columns_text(self) -> str:
+        """The columns for a person: "∂E/∂w3, ∂E/∂w4", or "every ∂E/∂w" / "every update" for all eight."""
+        if self.columns == DESCENT_COLUMNS[:8]:
+            return "every ∂E/∂w"
+        if self.columns == DESCENT_COLUMNS[8:]:
+            return "every update"
+        return ", ".join(plain_symbol(c) for c in self.columns)
+
+    def text(self) -> str:
+        """As a link writes it: a_h1-for-a_h2:dE_dw3,dE_dw4."""
+        return f"{self.mistake}:{','.join(self.columns)}"
+
+    def applies(self, biases: bool = False, activation: str = "sigmoid") -> bool:
+        """Whether this network can have the mistake in every one of its columns (see carried)."""
+        return all(carried(MISTAKES_BY_ID[self.mistake], c, biases, activation) for c in self.columns)
+
+    def formulas(self, biases: bool, activation: str) -> tuple[tuple[str, Expr], ...]:
+        """The network's formulas in order, with the mistake's trees in its columns."""
+        right = _formulas(biases)
+        mistake = MISTAKES_BY_ID[self.mistake]
+        out = []
+        for name, expr in right.items():
+            wrong = mistake.tree(right, name, activation) if name in self.columns else None
+            out.append((name, expr if wrong is None else wrong))
+        return tuple(out)
+
+
+def carried(mistake: Mistake, name: str, biases: bool = False, activation: str = "sigmoid") -> bool:
+    """Whether descent can follow `mistake` in column `name`: a descent column that the mistake changes,
+    computed from values a row holds (not the previous step's weights, which a descent row has not)."""
+    right = _formulas(biases)
+    tree = mistake.tree(right, name, activation) if name in DESCENT_COLUMNS else None
+    return tree is not None and tree.symbols() <= set(right) | set(build_network(biases).leaves) | {"eta"}
+
+
+def in_sheet(mistake: Mistake, biases: bool = False, activation: str = "sigmoid") -> SheetMistake | None:
+    """`mistake` in every descent column it changes (None where it changes none descent can follow)."""
+    columns = tuple(n for n in DESCENT_COLUMNS if carried(mistake, n, biases, activation))
+    return SheetMistake(mistake.id, columns) if columns else None
+
+
+CLASSIC = SheetMistake("a_h1-for-a_h2", ("dE_dw3", "dE_dw4"))
+
+
+def sheet_mistakes(biases: bool = False, activation: str = "sigmoid") -> tuple[SheetMistake, ...]:
+    """What the error curve can be compared with: the classic w3/w4 mistake first, then each catalogue
+    mistake in every descent column it changes."""
+    found = (in_sheet(m, biases, activation) for m in MISTAKES)
+    return tuple(dict.fromkeys((CLASSIC, *(s for s in found if s is not None))))
+
+
+def parse_sheet_mistake(text: str, biases: bool = False, activation: str = "sigmoid") -> SheetMistake:
+    """A SheetMistake from a link's text (`id`, or `id:column,column`), or ValueError with one line."""
+    mistake_id, _, columns = str(text).strip().partition(":")
+    mistake = MISTAKES_BY_ID.get(mistake_id.strip())
+    if mistake is None:
+        raise ValueError("not a mistake of the catalogue")
+    names = tuple(dict.fromkeys(c.strip() for c in columns.split(",") if c.strip()))
+    if not names:
+        whole = in_sheet(mistake, biases, activation)
+        if whole is None:
+            raise ValueError("this mistake changes no gradient or update that descent could follow")
+        return whole
+    sheet = SheetMistake(mistake.id, names)
+    if not sheet.applies(biases, activation):
+        raise ValueError(f"it must change each column named, of {', '.join(DESCENT_COLUMNS)}")
+    return sheet

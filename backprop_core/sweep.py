@@ -18,6 +18,7 @@ import pandas as pd
 from . import compiled
 from .config import MAX_SWEEP_CELLS, Config, ConfigError, check_steps
 from .engine import check_lrs, descend, start_weights
+from .mistakes import SheetMistake
 from .network import GRADIENTS
 
 CLASSROOM_LRS = (0.1, 0.2, 0.5, 0.8, 1.0, 2.0)
@@ -113,14 +114,23 @@ def _checked(lrs, steps: int, max_cells: int) -> tuple[np.ndarray, int]:
     return lrs, steps
 
 
-def sweep(config: Config, lrs, steps: int, target_error: float = DEFAULT_TARGET_ERROR) -> Sweep:
+def sweep(
+    config: Config,
+    lrs,
+    steps: int,
+    target_error: float = DEFAULT_TARGET_ERROR,
+    mistake: SheetMistake | None = None,
+) -> Sweep:
+    """E_total of every row for each of `lrs`; with `mistake`, of a sheet with that mistake (its curve)."""
     lrs, steps = _checked(lrs, steps, MAX_SWEEP_CELLS)
     run = compiled.errors if compiled.enabled() else numpy_errors
-    errors, diverged_at, last_gradient = run(config, lrs, steps)
+    errors, diverged_at, last_gradient = run(config, lrs, steps, mistake)
     return Sweep(lrs, errors, diverged_at, last_gradient, float(target_error))
 
 
-def numpy_errors(config: Config, lrs: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def numpy_errors(
+    config: Config, lrs: np.ndarray, steps: int, mistake: SheetMistake | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The reference path of sweep(): E_total (n_lr, steps+1), diverged_at, the last row's largest |dE/dw|."""
     errors = np.empty((steps + 1, lrs.size))  # filled a row per step, transposed at the end
     last_gradient = np.zeros(lrs.size)
@@ -130,7 +140,7 @@ def numpy_errors(config: Config, lrs: np.ndarray, steps: int) -> tuple[np.ndarra
         if k == steps:
             last_gradient[:] = np.max(np.abs([env[g] for g in GRADIENTS]), axis=0)
 
-    diverged_at = descend(config, lrs, steps, record)
+    diverged_at = descend(config, lrs, steps, record, mistake=mistake)
     errors = np.ascontiguousarray(errors.T)
     # Rows after a blow-up repeat the last safe row, so that the array holds only finite numbers.
     for i in np.flatnonzero(diverged_at >= 0):

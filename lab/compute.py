@@ -17,6 +17,7 @@ import streamlit as st
 import backprop_core
 from backprop_core import Config, Sweep, compiled
 from backprop_core.config import MAX_SWEEP_CELLS, WEIGHTS
+from backprop_core.mistakes import SheetMistake, parse_sheet_mistake
 from backprop_core.sweep import outcomes
 
 # Load the compiled engine while the first page draws: 1.2 s from numba's cache (importing numba, then
@@ -41,6 +42,23 @@ def table(config: dict, lr: float, steps: int) -> pd.DataFrame:
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner="Comparing learning rates…")
 def sweep(config: dict, lrs: tuple[float, ...], steps: int) -> Sweep:
     return backprop_core.sweep(Config.from_dict(config), list(lrs), steps)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner="Running the sheet with the mistake…")
+def mistake_sweep(config: dict, lr: float, steps: int, mistake: str) -> Sweep:
+    """E_total of every row of a sheet with `mistake` (a SheetMistake's text), with its status."""
+    config = Config.from_dict(config)
+    sheet = parse_sheet_mistake(mistake, config.biases, config.activation)
+    return backprop_core.sweep(config, [lr], steps, mistake=sheet)
+
+
+def mistake_label(sheet: SheetMistake | str, config: dict | None = None) -> str:
+    """ "with ∂E/∂w3, ∂E/∂w4 written with a_h1 where a_h2 belongs" (plain text, from the catalogue);
+    a SheetMistake, or its text and the config it was parsed for."""
+    if isinstance(sheet, str):
+        setup = Config.from_dict(config)
+        sheet = parse_sheet_mistake(sheet, setup.biases, setup.activation)
+    return f"with {sheet.columns_text()} written with {sheet.says}"
 
 
 def scan_steps(steps: int) -> int:

@@ -26,6 +26,7 @@ from backprop_core.config import (
     check_value,
     shown_input,
 )
+from backprop_core.mistakes import SheetMistake, parse_sheet_mistake
 
 from .format import show_lrs, show_number
 
@@ -40,6 +41,7 @@ class Setup:
     steps: int = DEFAULT_STEPS  # updates: the table has rows 0..steps
     step: int = 0  # the row being viewed on Network and Step through
     lrs: tuple[float, ...] = CLASSROOM_LRS  # the learning rates compared on the Learning rate page
+    mistake: SheetMistake | None = None  # a sheet with this mistake, drawn beside the error curve
 
 
 CLASSROOM = Setup()
@@ -79,8 +81,17 @@ def parse_flag(name: str, text: str) -> bool:
     raise ConfigError(f"{name} must be on or off (1 or 0), got {text!r}")
 
 
+def parse_mistake(text: str, config: Config) -> SheetMistake:
+    """A sheet mistake from a link (a_h1-for-a_h2, or a_h1-for-a_h2:dE_dw3,dE_dw4)."""
+    try:
+        return parse_sheet_mistake(text, config.biases, config.activation)
+    except ValueError as error:
+        raise ConfigError(f"mistake {error}, got {shown_input(text)}") from None
+
+
 def encode_params(setup: Setup) -> dict[str, str]:
-    """The whole setup as URL query parameters (every field, so a link means the same thing later)."""
+    """The whole setup as URL query parameters (every field, so a link means the same thing later;
+    the mistake only when there is one, so older links read as they did)."""
     config = setup.config
     params = {name: show_number(getattr(config, name)) for name in INPUTS + TARGETS + WEIGHTS}
     params["activation"] = config.activation
@@ -90,6 +101,8 @@ def encode_params(setup: Setup) -> dict[str, str]:
     params.update(
         lr=show_number(setup.lr), steps=str(setup.steps), step=str(setup.step), lrs=show_lrs(setup.lrs)
     )
+    if setup.mistake is not None:
+        params["mistake"] = setup.mistake.text()
     return params
 
 
@@ -132,11 +145,14 @@ def parse_params(params: Mapping[str, str]) -> tuple[Setup, list[str]]:
         steps=steps,
         step=step,
         lrs=take("lrs", parse_lrs, CLASSROOM.lrs),
+        mistake=take("mistake", lambda text: parse_mistake(text, config), None),
     )
     return setup, messages
 
 
 def describe(value) -> str:
+    if value is None:
+        return "none"
     if isinstance(value, tuple):
         return show_lrs(value)
     if isinstance(value, bool):

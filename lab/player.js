@@ -139,6 +139,12 @@ function buildCurve(p, data) {
   svg.append(svgElement("text", { x: left + plotW / 2, y: height - 6, class: "bp-tick", "text-anchor": "middle" }, "step"));
   const points = c.x.map((step, i) => `${x(step).toFixed(1)},${y(c.y[i]).toFixed(1)}`).join(" ");
   svg.append(svgElement("polyline", { points, class: "bp-line" }));
+  // A sheet with a mistake (lab/player.py, compare): dashed, under a one-line key above the plot.
+  const m = c.compare;
+  if (m) {
+    const wrong = m.x.map((step, i) => `${x(step).toFixed(1)},${y(m.y[i]).toFixed(1)}`).join(" ");
+    svg.append(svgElement("polyline", { points: wrong, class: "bp-line-mistake", "data-testid": "bp-mistake-curve" }));
+  }
   p.cursor = svgElement("line", { y1: top, y2: top + plotH, class: "bp-cursor" });
   p.marker = svgElement("circle", { r: 5, class: "bp-marker" });
   svg.append(p.cursor, p.marker);
@@ -153,6 +159,19 @@ function buildCurve(p, data) {
     p.setTriggerValue("step", step); // the exact step clicked; the page reruns on it
   });
   p.curveBox.replaceChildren(svg);
+  if (m) {
+    const key = document.createElement("div");
+    key.className = "bp-curve-key";
+    key.dataset.testid = "bp-curve-key";
+    const right = document.createElement("div");
+    right.className = "bp-key-right";
+    right.textContent = c.label;
+    const wrong = document.createElement("div");
+    wrong.className = "bp-key-mistake";
+    wrong.textContent = m.label;
+    key.append(right, wrong);
+    p.curveBox.append(key);
+  }
 }
 
 // E_total of every frame, for the marker: the curve holds every frame's step.

@@ -66,31 +66,46 @@ def frame_values(config: Config, lr: float, frame: pd.DataFrame, steps: np.ndarr
     return [{name: float(np.asarray(values)[i]) for name, values in env.items()} for i in range(n)]
 
 
-def curve(frame: pd.DataFrame, steps: np.ndarray) -> dict:
-    """E_total against step for the curve beside the diagram: evenly thinned, every frame's step kept.
-
-    An error at or below float64's rounding floor is drawn at the floor (a log axis has no 0)."""
-    errors = frame["E_total"].to_numpy(dtype=np.float64)
+def _points(errors: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, errors) of a curve: evenly thinned, every step of `steps` kept (those it has); an error at
+    or below float64's rounding floor is drawn at the floor (a log axis has no 0)."""
     last = errors.size - 1
-    keep = np.unique(np.r_[np.linspace(0, last, min(CURVE_POINTS, last + 1)).astype(int), steps])
-    shown = np.maximum(errors[keep], FLOAT64_FLOOR)
-    low, high = float(np.log10(shown.min())), float(np.log10(shown.max()))
-    return {
-        "x": keep.tolist(),
-        "y": [float(v) for v in shown],
-        "low": int(np.floor(low)),
-        "high": int(np.ceil(high)) if high > np.floor(low) else int(np.floor(low)) + 1,
-        "last": int(last),
-    }
+    keep = np.linspace(0, last, min(CURVE_POINTS, last + 1)).astype(int)
+    keep = np.unique(np.r_[keep, steps[steps <= last]])
+    return keep, np.maximum(errors[keep], FLOAT64_FLOOR)
+
+
+def curve(frame: pd.DataFrame, steps: np.ndarray, compare: dict | None = None) -> dict:
+    """E_total against step for the curve beside the diagram, and, with `compare` (the E_total of a
+    sheet with a mistake, and its label), that sheet's curve too, on the same axes."""
+    errors = frame["E_total"].to_numpy(dtype=np.float64)
+    keep, shown = _points(errors, steps)
+    out = {"x": keep.tolist(), "y": [float(v) for v in shown], "last": int(errors.size - 1)}
+    every = shown
+    if compare is not None:
+        wrong = np.asarray(compare["errors"], dtype=np.float64)[: errors.size]
+        wrong_keep, wrong_shown = _points(wrong, steps)
+        every = np.r_[shown, wrong_shown]
+        out["label"] = "this sheet (right)"
+        out["compare"] = {
+            "x": wrong_keep.tolist(),
+            "y": [float(v) for v in wrong_shown],
+            "label": compare["label"],
+        }
+    low, high = float(np.log10(every.min())), float(np.log10(every.max()))
+    out["low"] = int(np.floor(low))
+    out["high"] = int(np.ceil(high)) if high > np.floor(low) else int(np.floor(low)) + 1
+    return out
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
-def frames(config: dict, lr: float, steps: int, extra: int = -1) -> dict:
+def frames(config: dict, lr: float, steps: int, extra: int = -1, mistake: str = "") -> dict:
     """The run's frames (labels, edge widths and signs per sampled step, both views) and its error curve.
 
     Cached like lab.compute (the Config as its plain dict, η, the step count), so a warm rerun of Network
     or Step through (a tab, the viewed step, a toggle) skips the ~0.1 s of building them. `extra` is the
-    viewed step when it is not one of the sampled steps already (see payload), else -1.
+    viewed step when it is not one of the sampled steps already (see payload), else -1. `mistake`: a
+    SheetMistake's text, whose sheet's error curve is drawn beside this one (see compute.mistake_sweep).
     """
     frame = compute.table(config, lr, steps)
     last = len(frame) - 1
@@ -114,7 +129,11 @@ def frames(config: dict, lr: float, steps: int, extra: int = -1) -> dict:
                 signs[w].append("1" if is_negative else "0")
         text[view], width[view] = columns, widths
         negative[view] = {w: "".join(s) for w, s in signs.items()}
-    run = hashlib.sha256(json.dumps([config, lr, last], sort_keys=True).encode()).hexdigest()[:16]
+    run = hashlib.sha256(json.dumps([config, lr, last, mistake], sort_keys=True).encode()).hexdigest()[:16]
+    compare = None
+    if mistake:
+        wrong = compute.mistake_sweep(config, lr, steps, mistake)
+        compare = {"errors": wrong.curve(0), "label": "a sheet " + compute.mistake_label(mistake, config)}
     return {
         "run": run,
         "steps": sampled.tolist(),
@@ -122,14 +141,14 @@ def frames(config: dict, lr: float, steps: int, extra: int = -1) -> dict:
         "width": width,
         "negative": negative,
         "legend": dict(diagram.LEGEND),
-        "curve": curve(frame, sampled),
+        "curve": curve(frame, sampled, compare),
         "fps": FRAMES_PER_SECOND,
         "speeds": list(SPEEDS),
         "rows": rows,
     }
 
 
-def payload(config: Config, lr: float, steps: int, step: int) -> dict:
+def payload(config: Config, lr: float, steps: int, step: int, mistake: str = "") -> dict:
     """Everything the browser needs to play this run, from `step` on: frames, curve, the picture."""
     plain = compute.key(config)
     last = len(compute.table(plain, lr, steps)) - 1
@@ -137,7 +156,7 @@ def payload(config: Config, lr: float, steps: int, step: int) -> dict:
     # Every run's frames include steps 0..DENSE_STEPS and a fixed log-spaced set; only a viewed step
     # outside those needs a frame of its own (and its own cache entry).
     extra = -1 if step in set(sample_steps(last).tolist()) else step
-    data = frames(plain, lr, steps, extra)
+    data = frames(plain, lr, steps, extra, mistake)
     rows = data.pop("rows")
     start = int(np.searchsorted(data["steps"], step))
     return data | {"start": start, "svg": diagram.network_svg(rows[start], f"Step {step:,} of {last:,}")}
@@ -151,11 +170,12 @@ def _follow(key: str) -> None:
         st.session_state[state.SETUP_KEY] = replace(setup, step=max(int(reported), 0))
 
 
-def player(config: Config, lr: float, steps: int, step: int, key: str = "player") -> None:
-    """The network picture and the error curve, with Play / Pause / Step / Reset and a speed control."""
+def player(config: Config, lr: float, steps: int, step: int, key: str = "player", mistake: str = "") -> None:
+    """The network picture and the error curve, with Play / Pause / Step / Reset and a speed control;
+    `mistake` (a SheetMistake's text) adds the error curve of a sheet with that mistake, dashed."""
     _component(
         key=key,
-        data=payload(config, lr, steps, step),
+        data=payload(config, lr, steps, step, mistake),
         on_step_change=lambda: _follow(key),
         height="content",
     )

@@ -14,6 +14,7 @@ import streamlit as st
 
 from backprop_core import Config
 from backprop_core.config import MAZUR
+from backprop_core.mistakes import CLASSIC
 
 from .params import CLASSROOM, Setup, encode_params
 
@@ -66,9 +67,19 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         "targets-apart",
         "t1 ≠ t2",
-        "Targets 0.01 and 0.99: the two outputs must learn different things, so a mistake that the "
-        "classroom's t1 = t2 hides (t1 and t2 swapped) gives other numbers; try it in the exercise mode.",
-        Setup(config=Config(t1=0.01, t2=0.99), lr=1.0, steps=1000),
+        "Targets 0.1 and 0.9, far apart and far from 0.5, so the hidden units must learn too; both start "
+        "nearly off (a_h1 ≈ 0.004, a_h2 ≈ 0.011). The dashed curve is a sheet with the classic mistake, "
+        "a_h1 where a_h2 belongs in ∂E/∂w3 and ∂E/∂w4: h2 learns with h1's flatter slope and the error "
+        "sits near 0.15 for hundreds of steps while the right sheet converges. With the classroom's "
+        "t1 = t2 = 0.5 the two curves agree to 5 digits.",
+        Setup(
+            config=Config(
+                i1=1, i2=2, t1=0.1, t2=0.9, w1=0.5, w2=-3, w3=-0.5, w4=-2, w5=-0.5, w6=-1, w7=-2, w8=2
+            ),
+            lr=1.0,
+            steps=1000,
+            mistake=CLASSIC,
+        ),
     ),
 )
 PRESETS_BY_ID = {p.id: p for p in PRESETS}

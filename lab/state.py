@@ -14,6 +14,7 @@ import streamlit as st
 
 from backprop_core import ACTIVATIONS, MAX_STEPS, Config, ConfigError
 from backprop_core.config import BIASES, INPUTS, LR_RULE, TARGETS, VALUE_LIMIT, WEIGHTS, check_lr
+from backprop_core.mistakes import SheetMistake, sheet_mistakes
 from lab import presets
 from lab.format import show_number
 from lab.params import (
@@ -170,8 +171,10 @@ def sidebar() -> Setup:
         f"A whole number from 0 to {MAX_STEPS:,}.",
     )
 
+    mistake = _mistake_field(bar, setup.mistake, biases, activation)
+
     new_config = Config(**values, activation=activation, biases=biases)
-    new = replace(setup, config=new_config, lr=lr, steps=steps, step=min(setup.step, steps))
+    new = replace(setup, config=new_config, lr=lr, steps=steps, step=min(setup.step, steps), mistake=mistake)
     save(new)
     show_link_messages(new)
     if form.errors:
@@ -180,6 +183,28 @@ def sidebar() -> Setup:
             icon=":material/warning:",
         )
     return new
+
+
+def _mistake_field(bar, current: SheetMistake | None, biases: bool, activation: str) -> SheetMistake | None:
+    """Which sheet with a mistake the error curve is compared with (None: no comparison)."""
+    options = [None, *sheet_mistakes(biases, activation)]
+    if current is not None and not current.applies(biases, activation):
+        bar.caption(as_plain_text(f"A sheet with {current.says} cannot be drawn with {activation} units."))
+        current = None
+    if current is not None and current not in options:
+        options.append(current)  # a link's own choice of columns
+    key = field_key("mistake")
+    if key in st.session_state and st.session_state[key] not in options:
+        del st.session_state[key]  # its mistake cannot be made with these units
+    seed_field("mistake", current)
+    return bar.selectbox(
+        "Compare with a sheet with a mistake",
+        options,
+        key=key,
+        format_func=lambda s: "none" if s is None else f"{s.columns_text()}: {s.says}",
+        help="Draws the error curve of a worksheet that is right except for this mistake, dashed, beside "
+        "the right one (Network and Step through).",
+    )
 
 
 def step_controls(setup: Setup, last_row: int) -> Setup:

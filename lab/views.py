@@ -5,9 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from backprop_core import Sweep
+
 from . import compute, state
 from .derivations import DIGITS
 from .format import error_number, number, show_number
+from .params import as_plain_text
 from .player import player
 from .state import Setup
 
@@ -31,9 +34,29 @@ def viewed_row(setup: Setup) -> tuple[Setup, pd.DataFrame, dict[str, float]]:
     frame = compute.table(config, setup.lr, setup.steps)
     run_message(frame)
     setup = state.step_controls(setup, len(frame) - 1)
-    player(setup.config, setup.lr, setup.steps, setup.step)
+    mistake = setup.mistake.text() if setup.mistake is not None else ""
+    player(setup.config, setup.lr, setup.steps, setup.step, mistake=mistake)
+    if mistake:
+        compare_message(setup, mistake)
     values = compute.row_at(config, setup.lr, compute.weights_at(frame, setup.step))
     return setup, frame, values
+
+
+def _ending(result: Sweep) -> str:
+    """How a run ended, in the sweep's own status words: "converged at step 514" or "still falling, …"."""
+    status, last = result.status(0), len(result.curve(0)) - 1
+    if status == "converged":
+        return f"converged (E_total ≤ {show_number(result.target_error)}) at step {int(result.steps_to_target()[0]):,}"
+    return f"{status}, E_total = {error_number(float(result.curve(0)[-1]))} at step {last:,}"
+
+
+def compare_message(setup: Setup, mistake: str) -> None:
+    """How the sheet with the mistake (the dashed curve) ended, beside how this one did."""
+    config = compute.key(setup.config)
+    wrong = compute.mistake_sweep(config, setup.lr, setup.steps, mistake)
+    right = compute.sweep(config, (setup.lr,), setup.steps)
+    label = compute.mistake_label(mistake, config)
+    st.caption(as_plain_text(f"Dashed: a sheet {label}: {_ending(wrong)}. This sheet: {_ending(right)}."))
 
 
 def error_metrics(frame: pd.DataFrame, step: int) -> None:

@@ -71,6 +71,24 @@ def test_a_preset_is_one_click_and_reports_diverged(page):
     assert any("activation=linear" in text and "lr=50" in text for text in links), "the links to copy"
 
 
+def test_the_t1_t2_preset_draws_the_mistakes_curve_dashed_beside_the_right_one(page):
+    visit(page, "")
+    choose_preset(page, "t1 ≠ t2")
+    dashed = page.locator('.bp-player [data-testid="bp-mistake-curve"]')
+    dashed.wait_for(state="attached", timeout=TIMEOUT_MS)
+    settle(page)
+    assert "mistake=a_h1-for-a_h2" in page.url, page.url
+    right = page.locator(".bp-player .bp-line").get_attribute("points").split()
+    wrong = dashed.get_attribute("points").split()
+    # The same row 0 (one sheet until its first update); then the dashed curve stays higher. SVG's y grows
+    # downwards, so a larger error has a smaller y.
+    assert right[0] == wrong[0]
+    final_right, final_wrong = float(right[-1].split(",")[1]), float(wrong[-1].split(",")[1])
+    assert final_wrong < final_right - 50, "the mistake's last error is drawn far above the right one's"
+    key = page.locator('.bp-player [data-testid="bp-curve-key"]').inner_text()
+    assert "a_h1 where a_h2 belongs" in key and "∂E/∂w3, ∂E/∂w4" in key
+
+
 @pytest.mark.parametrize("case", list(ANSWERS))
 def test_the_exercise_judges_an_answer_typed_in_the_browser(page, case):
     typed, says = ANSWERS[case]

@@ -133,13 +133,13 @@ def hand_status(errors: list[float], gradient_at_start: float) -> str:
 @pytest.mark.parametrize(
     ("preset", "lr", "expected"),
     [("classroom", 1.0, None), ("diverges", 50.0, "diverged"), ("diverges", 10.0, "converged"),
-     ("saturated", 1.0, "stuck"), ("targets-apart", 1.0, None)],
+     ("saturated", 1.0, "stuck"), ("targets-apart", 1.0, "converged")],
 )  # fmt: skip
 def test_each_preset_is_one_click_and_its_link_and_reports_its_status(preset, lr, expected):
     chosen = PRESETS_BY_ID[preset]
     config = chosen.setup.config
     weights = tuple(getattr(config, w) for w in ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"))
-    kwargs = dict(t1=config.t1, t2=config.t2)
+    kwargs = dict(i1=config.i1, i2=config.i2, t1=config.t1, t2=config.t2)
     errors, w = [], weights
     for _ in range(chosen.setup.steps + 1):
         try:
@@ -168,6 +168,55 @@ def test_each_preset_is_one_click_and_its_link_and_reports_its_status(preset, lr
     assert_clean(linked)
     assert not linked.warning
     assert linked.dataframe[0].value["status"].tolist() == summary["status"].tolist()
+
+
+def w3_w4_mistake_by_hand(config, lr: float, steps: int) -> list[float]:
+    """E_total of rows 0..steps of a sheet whose ∂E/∂w3 and ∂E/∂w4 use a_h1's slope where a_h2's
+    belongs, every other cell right (sigmoid, no biases), typed out with math.exp."""
+    i1, i2, t1, t2 = config.i1, config.i2, config.t1, config.t2
+    w = [getattr(config, f"w{k}") for k in range(1, 9)]
+    errors = []
+    for _ in range(steps + 1):
+        a_h1, a_h2 = sigmoid(w[0] * i1 + w[1] * i2), sigmoid(w[2] * i1 + w[3] * i2)
+        a_o1, a_o2 = sigmoid(w[4] * a_h1 + w[5] * a_h2), sigmoid(w[6] * a_h1 + w[7] * a_h2)
+        errors.append(0.5 * (t1 - a_o1) ** 2 + 0.5 * (t2 - a_o2) ** 2)
+        d1, d2 = (a_o1 - t1) * a_o1 * (1 - a_o1), (a_o2 - t2) * a_o2 * (1 - a_o2)
+        e1 = (d1 * w[4] + d2 * w[6]) * a_h1 * (1 - a_h1)
+        e2 = (d1 * w[5] + d2 * w[7]) * a_h1 * (1 - a_h1)  # the mistake: a_h1 where a_h2 belongs
+        grads = [e1 * i1, e1 * i2, e2 * i1, e2 * i2, d1 * a_h1, d1 * a_h2, d2 * a_h1, d2 * a_h2]
+        w = [x - lr * g for x, g in zip(w, grads, strict=True)]
+    return errors
+
+
+@pytest.mark.parametrize("page", ["app_pages/home.py", "app_pages/step_through.py"])
+def test_the_t1_t2_preset_compares_its_curve_with_the_classic_mistake(page):
+    chosen = PRESETS_BY_ID["targets-apart"].setup
+    wrong = w3_w4_mistake_by_hand(chosen.config, chosen.lr, chosen.steps)
+    assert wrong[-1] > 1e-3, "by hand, the sheet with the mistake is far from converged"
+    app = open_page(page)
+    app.button(key="preset_targets-apart").click().run()
+    assert_clean(app)
+    assert app.query_params["mistake"] == "a_h1-for-a_h2:dE_dw3,dE_dw4"
+    caption = next(unescaped(c.value) for c in app.caption if unescaped(c.value).startswith("Dashed:"))
+    assert "∂E/∂w3, ∂E/∂w4 written with a_h1 where a_h2 belongs" in caption
+    assert "still falling, E_total = " in caption and "at step 1,000" in caption
+    shown = float(caption.split("still falling, E_total = ")[1].split(" at step")[0])
+    assert shown == pytest.approx(wrong[-1], rel=1e-9)
+    assert "This sheet: converged" in caption
+
+    # The choice is the sidebar's, like every field: "none" takes the curve away.
+    app.selectbox(key="setup_field_mistake").set_value(None).run()
+    assert_clean(app)
+    assert "mistake" not in app.query_params
+    assert not any(unescaped(c.value).startswith("Dashed:") for c in app.caption)
+
+
+def test_a_link_with_an_unknown_mistake_says_so_and_draws_none():
+    app = open_page("app_pages/home.py", mistake="[evil](https://evil.example)")
+    assert_clean(app)
+    warning = " ".join(unescaped(w.value) for w in app.warning)
+    assert "Link value mistake ignored" in warning and "not a mistake of the catalogue" in warning
+    assert not any(unescaped(c.value).startswith("Dashed:") for c in app.caption)
 
 
 def mazur(steps: int) -> float:
