@@ -1,12 +1,12 @@
 """The mistakes students make, each written once as a change to the network's formula trees.
 
 A Mistake takes the right formulas (`build_network(...).by_name()`) and returns them as a student with
-that mistake writes them; `Mistake.tree(formulas, name)` is then the wrong tree of one quantity, with
+that mistake writes them; `Mistake.tree(name, biases)` is then the wrong tree of one quantity, with
 the intermediates (δ_o, ∂E/∂a_h, δ_h) written out the way a worksheet cell writes them. Its value is
 that tree evaluated by the engine's own evaluator (Expr.evaluate) on the row's right values: the model
 is one wrong cell in an otherwise right sheet, which is what a student checking one answer has.
 
-    wrong = MISTAKES_BY_ID["a_h1-for-a_h2"].tree(formulas, "dE_dw3")
+    wrong = MISTAKES_BY_ID["a_h1-for-a_h2"].tree("dE_dw3")
     #   (δ_o1·w6 + δ_o2·w8) · a_h1(1 − a_h1) · i1, where a_h2's slope belongs
 
 The exercise mode (lab/exercise.py) names the mistake behind a wrong answer with it; the worksheet
@@ -144,16 +144,32 @@ class Mistake:
     change: Callable[[Formulas], dict[str, Expr]]  # the right formulas -> the formulas with this mistake
     activations: tuple[str, ...] = tuple(ACTIVATIONS)  # where the mistake can be made as written
 
-    def tree(self, formulas: Formulas, name: str, activation: str = "sigmoid") -> Expr | None:
-        """The wrong tree of quantity `name`, or None where this mistake does not change it."""
-        if activation not in self.activations:
-            return None
-        wrong = expand(self.change(formulas), name)
-        return None if wrong == expand(formulas, name) else wrong
+    def tree(self, name: str, biases: bool = False, activation: str = "sigmoid") -> Expr | None:
+        """The wrong tree of quantity `name` of the network (with or without biases), or None where this
+        mistake does not change it."""
+        return _wrong_tree(self, name, bool(biases)) if activation in self.activations else None
 
-    def applies_to(self, formulas: Formulas, activation: str = "sigmoid") -> tuple[str, ...]:
+    def applies_to(self, biases: bool = False, activation: str = "sigmoid") -> tuple[str, ...]:
         """The quantities this mistake changes, in the network's order."""
-        return tuple(n for n in formulas if self.tree(formulas, n, activation) is not None)
+        return tuple(n for n in _formulas(biases) if self.tree(n, biases, activation) is not None)
+
+
+# Built once each: the sidebar lists every sheet mistake and the exercise tries every mistake on every
+# answer, each asking for trees that a rerun would otherwise rebuild (about 0.2 s for the whole catalogue).
+@cache
+def _changed(mistake: Mistake, biases: bool) -> dict[str, Expr]:
+    return mistake.change(_formulas(biases))
+
+
+@cache
+def _right_tree(name: str, biases: bool) -> Expr:
+    return expand(_formulas(biases), name)
+
+
+@cache
+def _wrong_tree(mistake: Mistake, name: str, biases: bool) -> Expr | None:
+    wrong = expand(_changed(mistake, biases), name)
+    return None if wrong == _right_tree(name, biases) else wrong
 
 
 def expand(formulas: Formulas, name: str) -> Expr:
@@ -221,8 +237,10 @@ def value_under(
     None where the mistake does not change this quantity, or needs a value `values` does not hold (the
     previous weights at step 0), or gives no finite number.
     """
-    formulas = _formulas(config.biases)
-    tree = expand(formulas, name) if mistake is None else mistake.tree(formulas, name, config.activation)
+    if mistake is None:
+        tree = _right_tree(name, config.biases)
+    else:
+        tree = mistake.tree(name, config.biases, config.activation)
     if tree is None or not tree.symbols() <= values.keys():
         return None
     env = {k: np.float64(v) for k, v in values.items()}
@@ -274,16 +292,17 @@ class SheetMistake:
         mistake = MISTAKES_BY_ID[self.mistake]
         out = []
         for name, expr in right.items():
-            wrong = mistake.tree(right, name, activation) if name in self.columns else None
+            wrong = mistake.tree(name, biases, activation) if name in self.columns else None
             out.append((name, expr if wrong is None else wrong))
         return tuple(out)
 
 
+@cache  # the sidebar lists the sheet mistakes on every rerun: build each tree once per network
 def carried(mistake: Mistake, name: str, biases: bool = False, activation: str = "sigmoid") -> bool:
     """Whether descent can follow `mistake` in column `name`: a descent column that the mistake changes,
     computed from values a row holds (not the previous step's weights, which a descent row has not)."""
     right = _formulas(biases)
-    tree = mistake.tree(right, name, activation) if name in DESCENT_COLUMNS else None
+    tree = mistake.tree(name, biases, activation) if name in DESCENT_COLUMNS else None
     return tree is not None and tree.symbols() <= set(right) | set(build_network(biases).leaves) | {"eta"}
 
 
@@ -296,6 +315,7 @@ def in_sheet(mistake: Mistake, biases: bool = False, activation: str = "sigmoid"
 CLASSIC = SheetMistake("a_h1-for-a_h2", ("dE_dw3", "dE_dw4"))
 
 
+@cache
 def sheet_mistakes(biases: bool = False, activation: str = "sigmoid") -> tuple[SheetMistake, ...]:
     """What the error curve can be compared with: the classic w3/w4 mistake first, then each catalogue
     mistake in every descent column it changes."""

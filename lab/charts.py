@@ -22,6 +22,26 @@ STATUS_LABELS = {
 }
 
 
+class Ready(go.Figure):
+    """A figure that hands st.plotly_chart the plain dict it was built as, checked once, when it was built.
+
+    st.plotly_chart validates a dict by building a go.Figure from it (about 240 ms for the race's 60
+    frames of 6 curves, on every rerun) and turns a go.Figure into a deep-copied dict (tens of ms). The
+    charts shared across sessions (lab/compute.py) are built once per setup, so each is wrapped in a
+    Ready and every rerun only serialises it (the charts here are built as dicts for the same reason:
+    plotly's graph objects validate every point). Read-only: nothing may change the dict once wrapped."""
+
+    def __init__(self, spec: dict | go.Figure) -> None:
+        super().__init__()
+        self._spec = spec.to_dict() if isinstance(spec, go.Figure) else spec
+
+    def to_dict(self) -> dict:
+        return self._spec
+
+    def to_plotly_json(self) -> dict:
+        return self._spec
+
+
 def _thin(curve: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(steps, errors) with at most MAX_POINTS points, always including the first and the last."""
     steps = np.arange(curve.size)
@@ -31,40 +51,45 @@ def _thin(curve: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return steps[keep], curve[keep]
 
 
-def error_curves(result: Sweep, log_y: bool) -> go.Figure:
-    """E_total against step, one line per learning rate; a diverged run stops at its last computed row."""
-    figure = go.Figure()
+def _axis(title: str, **more) -> dict:
+    return {"title": {"text": title}, **more}
+
+
+def error_curves(result: Sweep, log_y: bool) -> dict:
+    """E_total against step, one line per learning rate (a plotly figure as a dict); a diverged run
+    stops at its last computed row."""
+    data = []
     for i, lr in enumerate(result.lrs):
         steps, errors = _thin(result.curve(i))
         if log_y:  # a run that reaches exactly 0 cannot be drawn on a log axis; it stops there instead
             steps, errors = steps[errors > 0], errors[errors > 0]
-        figure.add_trace(
-            go.Scatter(
-                x=steps,
-                y=errors,
-                mode="lines",
-                name=f"η = {show_number(lr)}",
-                hovertemplate="step %{x}<br>E_total %{y:.10g}<extra>η = " + show_number(lr) + "</extra>",
-            )
+        data.append(
+            {
+                "type": "scatter",
+                "x": steps.tolist(),
+                "y": errors.tolist(),
+                "mode": "lines",
+                "name": f"η = {show_number(lr)}",
+                "hovertemplate": "step %{x}<br>E_total %{y:.10g}<extra>η = " + show_number(lr) + "</extra>",
+            }
         )
-    figure.update_layout(
-        xaxis_title="step",
-        yaxis_title="E_total",
-        yaxis_type="log" if log_y else "linear",
-        yaxis_exponentformat="power",  # 10⁻⁸, not the SI prefixes (10n, 1p) a log axis defaults to
-        legend_title_text="learning rate",
-        margin=dict(l=10, r=10, t=30, b=10),
-        height=420,
-    )
-    return figure
+    layout = {
+        "xaxis": _axis("step"),
+        # exponentformat power: 10⁻⁸, not the SI prefixes (10n, 1p) a log axis defaults to
+        "yaxis": _axis("E_total", type="log" if log_y else "linear", exponentformat="power"),
+        "legend": {"title": {"text": "learning rate"}},
+        "margin": dict(l=10, r=10, t=30, b=10),
+        "height": 420,
+    }
+    return {"data": data, "layout": layout}
 
 
 RACE_FRAMES = 60  # frames of the race, sampled like the player (early steps dense, then log-spaced): ~300 kB
 
 
 def race(result: Sweep, log_y: bool) -> dict:
-    """error_curves() (as a plotly figure dict) with a Play button: every compared rate's curve is drawn step by step, side by
-    side, so the class sees which η reaches the target first (plotly animation frames, in the browser)."""
+    """error_curves() with a Play button: every compared rate's curve is drawn step by step, side by side,
+    so the class sees which η reaches the target first (plotly animation frames, in the browser)."""
     from .player import sample_steps
 
     figure = error_curves(result, log_y)
@@ -84,10 +109,11 @@ def race(result: Sweep, log_y: bool) -> dict:
         return traces
 
     positive = result.errors[np.isfinite(result.errors) & (result.errors > 0)]
+    layout = figure["layout"]
     if log_y and positive.size:
-        figure.update_yaxes(range=[float(np.log10(positive.min())), float(np.log10(positive.max())) + 0.2])
-    figure.update_xaxes(range=[0, max(last, 1)])
-    figure.update_layout(
+        layout["yaxis"]["range"] = [float(np.log10(positive.min())), float(np.log10(positive.max())) + 0.2]
+    layout["xaxis"]["range"] = [0, max(last, 1)]
+    layout.update(
         updatemenus=[
             dict(
                 type="buttons",
@@ -117,37 +143,45 @@ def race(result: Sweep, log_y: bool) -> dict:
         margin=dict(l=10, r=10, t=60, b=10),
         height=480,
     )
-    # Frames as plain dicts: plotly's validation of 60 x 6 Scatter objects would take seconds.
-    spec = figure.to_plotly_json()
-    spec["frames"] = [{"name": str(int(k)), "data": upto(int(k))} for k in shown]
-    return spec
+    figure["frames"] = [{"name": str(int(k)), "data": upto(int(k))} for k in shown]
+    return figure
 
 
-def mark_compared(figure: go.Figure, lrs) -> go.Figure:
+def mark_compared(figure: dict, lrs) -> dict:
     """A dotted line on the dense-scan chart at each compared learning rate, so the two charts connect."""
     return _mark_lrs(figure, [(float(lr), f"η = {show_number(lr)}", "dot") for lr in lrs])
 
 
-def _mark_lrs(figure: go.Figure, marks: list[tuple[float, str, str]]) -> go.Figure:
+def _mark_lrs(figure: dict, marks: list[tuple[float, str, str]]) -> dict:
     """Vertical lines with a label at learning rates (x, label, dash) on the scan's log x axis.
 
     On a log axis plotly places an annotation at 10^x, so its x is log10(η) (an annotation at η = 28
-    once stretched the axis to 10²⁸); the line itself spans the plot in paper coordinates. Added in one
-    layout update: add_vline validates the whole layout on every call (tens of ms each)."""
-    shapes = [
-        dict(
-            type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1, line=dict(dash=dash, color="#64748b")
-        )
-        for x, _, dash in marks
+    once stretched the axis to 10²⁸); the line itself spans the plot in paper coordinates."""
+    layout = figure["layout"]
+    layout["shapes"] = [
+        *layout.get("shapes", ()),
+        *(
+            dict(
+                type="line",
+                xref="x",
+                yref="paper",
+                x0=x,
+                x1=x,
+                y0=0,
+                y1=1,
+                line=dict(dash=dash, color="#64748b"),
+            )
+            for x, _, dash in marks
+        ),
     ]
-    notes = [
-        dict(xref="x", yref="paper", x=float(np.log10(x)), y=1, text=text, showarrow=False, xanchor="right",
-             yanchor="top", textangle=-90, font=dict(size=11))
-        for x, text, _ in marks
+    layout["annotations"] = [
+        *layout.get("annotations", ()),
+        *(
+            dict(xref="x", yref="paper", x=float(np.log10(x)), y=1, text=text, showarrow=False, xanchor="right",
+                 yanchor="top", textangle=-90, font=dict(size=11))
+            for x, text, _ in marks
+        ),
     ]  # fmt: skip
-    figure.update_layout(
-        shapes=[*figure.layout.shapes, *shapes], annotations=[*figure.layout.annotations, *notes]
-    )
     return figure
 
 
@@ -181,8 +215,9 @@ def first_failure(statuses) -> int | None:
     return bad[0] if bad else None
 
 
-def scan_chart(scan: pd.DataFrame) -> go.Figure:
-    """Final E_total against learning rate (both axes log), coloured by status, the first failure marked.
+def scan_chart(scan: pd.DataFrame) -> dict:
+    """Final E_total against learning rate (both axes log), coloured by status, the first failure marked
+    (a plotly figure as a dict).
 
     `scan` is a Sweep.summary() (lr, final_E_total, status) with attrs["steps"]."""
     lrs = scan["lr"].to_numpy()
@@ -192,48 +227,46 @@ def scan_chart(scan: pd.DataFrame) -> go.Figure:
     # point, as its own trace, rather than leaving a gap that looks like missing data.
     positive = finals[finals > 0]
     floor = positive.min() / 10 if positive.size else 1e-30
-    figure = go.Figure()
+    data = []
+
+    def points(x, y, name: str, hover: str, **marker) -> None:
+        data.append({"type": "scatter", "x": x.tolist(), "y": y.tolist(), "mode": "markers", "marker": marker,
+                     "name": name, "hovertemplate": hover})  # fmt: skip
+
     for status in ("converged", "still falling", "saturated", "diverged"):
         chosen = (statuses == status) & (finals > 0)
         if chosen.any():
-            figure.add_trace(
-                go.Scatter(
-                    x=lrs[chosen],
-                    y=finals[chosen],
-                    mode="markers",
-                    marker=dict(size=5),
-                    name=status,
-                    hovertemplate="η %{x:.4g}<br>final E_total %{y:.10g}<extra>" + status + "</extra>",
-                )
-            )
+            hover = "η %{x:.4g}<br>final E_total %{y:.10g}<extra>" + status + "</extra>"
+            points(lrs[chosen], finals[chosen], status, hover, size=5)
     exact_zero = finals == 0
     if exact_zero.any():
-        figure.add_trace(
-            go.Scatter(
-                x=lrs[exact_zero],
-                y=np.full(int(exact_zero.sum()), floor),
-                mode="markers",
-                marker=dict(size=6, symbol="triangle-down"),
-                name="reached exactly 0 (drawn at the bottom)",
-                hovertemplate="η %{x:.4g}<br>final E_total 0<extra>converged</extra>",
-            )
+        hover = "η %{x:.4g}<br>final E_total 0<extra>converged</extra>"
+        name = "reached exactly 0 (drawn at the bottom)"
+        points(
+            lrs[exact_zero],
+            np.full(int(exact_zero.sum()), floor),
+            name,
+            hover,
+            size=6,
+            symbol="triangle-down",
         )
+    layout = {
+        # The data's own range (log10 values, as plotly stores a log axis's range), so nothing drawn on it
+        # can stretch it; see _mark_lrs for what once stretched it to 10²⁸.
+        "xaxis": _axis(
+            "learning rate η (log scale)",
+            type="log",
+            range=[float(np.log10(lrs.min())), float(np.log10(lrs.max()))],
+            exponentformat="power",
+        ),
+        "yaxis": _axis(f"E_total after {scan.attrs['steps']:,} steps", type="log", exponentformat="power"),
+        "margin": dict(l=10, r=10, t=30, b=10),
+        "height": 380,
+    }
+    figure = {"data": data, "layout": layout}
     failure = first_failure(statuses)
     if failure is not None:
         _mark_lrs(figure, [(float(lrs[failure]), f"stops converging: η ≈ {lrs[failure]:.3g}", "dash")])
-    figure.update_layout(
-        xaxis_title="learning rate η (log scale)",
-        yaxis_title=f"E_total after {scan.attrs['steps']:,} steps",
-        xaxis_type="log",
-        # The data's own range (log10 values, as plotly stores a log axis's range), so nothing drawn on it
-        # can stretch it; see _log_vline for what once stretched it to 10²⁸.
-        xaxis_range=[float(np.log10(lrs.min())), float(np.log10(lrs.max()))],
-        yaxis_type="log",
-        xaxis_exponentformat="power",
-        yaxis_exponentformat="power",
-        margin=dict(l=10, r=10, t=30, b=10),
-        height=380,
-    )
     return figure
 
 

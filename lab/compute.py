@@ -114,7 +114,7 @@ def race_chart(config: dict, lrs: tuple[float, ...], steps: int, log_y: bool):
     """charts.race for sweep(config, lrs, steps): the compared curves with their Play frames; shared, read-only."""
     from lab import charts
 
-    return charts.race(sweep(config, lrs, steps), log_y)
+    return charts.Ready(charts.race(sweep(config, lrs, steps), log_y))
 
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
@@ -123,4 +123,4 @@ def scan_chart(config: dict, steps: int, lrs: tuple[float, ...]):
     are drawn here, on this entry's own figure, never added to a figure other sessions hold)."""
     from lab import charts
 
-    return charts.mark_compared(charts.scan_chart(scan(config, steps)), lrs)
+    return charts.Ready(charts.mark_compared(charts.scan_chart(scan(config, steps)), lrs))

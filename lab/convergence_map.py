@@ -22,6 +22,7 @@ from backprop_core.config import VALUE_LIMIT, WEIGHTS, check_lr
 from backprop_core.engine import start_weights
 from backprop_core.sweep import DEFAULT_TARGET_ERROR, outcomes
 from lab import state
+from lab.charts import Ready
 from lab.format import show_number
 from lab.params import Setup
 
@@ -77,7 +78,7 @@ def cached(config: dict, steps: int) -> ConvergenceMap:
 @st.cache_resource(max_entries=16, show_spinner=False)
 def shared_figure(config: dict, steps: int) -> go.Figure:
     """figure() of cached(config, steps), built once and shared by every session (read-only)."""
-    return figure(cached(config, steps))
+    return Ready(figure(cached(config, steps)))
 
 
 def figure(result: ConvergenceMap) -> go.Figure:

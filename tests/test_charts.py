@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import plotly.graph_objects as go
 import pytest
 
 from backprop_core import Config
@@ -21,7 +22,20 @@ def tanh_with_biases_chart():
     config = dataclasses.replace(Config(), activation="tanh", biases=True, b1=0.35, b2=0.6)
     scan = compute.scan(config.to_dict(), 1000)
     assert (scan["status"] != "converged").any(), "this setup must have a failure to mark"
-    return charts.mark_compared(charts.scan_chart(scan), COMPARED)
+    # The app hands plotly these dicts unchecked (charts.Ready); go.Figure checks every key here instead.
+    return go.Figure(charts.mark_compared(charts.scan_chart(scan), COMPARED))
+
+
+@pytest.mark.parametrize("log_y", [True, False])
+def test_the_race_is_a_figure_plotly_accepts_with_a_frame_per_sampled_step(log_y):
+    result = compute.sweep(Config().to_dict(), (0.5, 2.0), 300)
+    figure = go.Figure(charts.race(result, log_y))  # raises on any key or value plotly does not know
+    assert len(figure.frames) == charts.RACE_FRAMES
+    assert figure.layout.yaxis.type == ("log" if log_y else "linear")
+    last = figure.frames[-1].data
+    assert [len(trace.x) for trace in last] == [charts.RACE_FRAMES] * 2, (
+        "the last frame draws every step shown"
+    )
 
 
 def test_the_x_axis_stays_within_the_scanned_learning_rates(tanh_with_biases_chart):

@@ -105,10 +105,10 @@ def test_every_changed_tree_differs_from_the_right_one_and_changes_the_value(bia
                     w8=-0.55, biases=biases, b1=0.2, b2=-0.3)  # fmt: skip
     values = {**row(config, 0.7), **{f"prev_{w}": 0.1 * k for k, w in enumerate(WEIGHTS, 1)}}
     for mistake in MISTAKES:
-        changed = mistake.applies_to(formulas)
+        changed = mistake.applies_to(biases)
         assert changed, f"{mistake.id} changes nothing"
         for name in QUANTITIES:
-            tree = mistake.tree(formulas, name)
+            tree = mistake.tree(name, biases)
             if name not in changed:
                 assert tree is None
                 continue
@@ -118,10 +118,9 @@ def test_every_changed_tree_differs_from_the_right_one_and_changes_the_value(bia
 
 
 def test_the_classic_dE_dw3_mistake_is_named_where_it_belongs():
-    formulas = build_network(False).by_name()
-    assert {"dE_dw3", "dE_dw4", "delta_h2"} <= set(MISTAKES_BY_ID["a_h1-for-a_h2"].applies_to(formulas))
-    assert "dE_dw1" not in MISTAKES_BY_ID["a_h1-for-a_h2"].applies_to(formulas)
-    assert MISTAKES_BY_ID["one-minus-a_o1-for-a_o2"].tree(formulas, "dE_dw8", "tanh") is None, "sigmoid only"
+    assert {"dE_dw3", "dE_dw4", "delta_h2"} <= set(MISTAKES_BY_ID["a_h1-for-a_h2"].applies_to())
+    assert "dE_dw1" not in MISTAKES_BY_ID["a_h1-for-a_h2"].applies_to()
+    assert MISTAKES_BY_ID["one-minus-a_o1-for-a_o2"].tree("dE_dw8", False, "tanh") is None, "sigmoid only"
 
 
 def test_with_t1_equal_to_t2_swapped_targets_are_invisible():
