@@ -16,7 +16,7 @@ from backprop_core import Config
 from backprop_core.config import MAZUR
 from backprop_core.mistakes import CLASSIC
 
-from .params import CLASSROOM, Setup, encode_params
+from .params import CLASSROOM, Setup, as_plain_text, encode_params
 
 
 @dataclass(frozen=True)
@@ -85,19 +85,15 @@ PRESETS: tuple[Preset, ...] = (
 PRESETS_BY_ID = {p.id: p for p in PRESETS}
 
 
-def sidebar_buttons(container, choose: Callable[[Setup], None], page_url: str | None) -> None:
-    """One button per preset (choose(setup) runs as its callback), and the links to copy."""
+def sidebar_buttons(container, choose: Callable[[Setup], None]) -> None:
+    """One button per preset (choose(setup) runs as its callback), and the links to share.
+
+    The links are Markdown links to "?…" (this page with the preset's query), so a right-click copies the
+    whole address. Not st.code blocks: their highlighter made every backprop page settle 0.4 s later
+    in Chromium (benchmarks/bench_play.py)."""
     with container.expander("Cases that teach (presets)"):
         for preset in PRESETS[1:]:  # the classroom values have their own Reset button above
             st.button(preset.title, key=f"preset_{preset.id}", help=preset.what, on_click=choose,
                       args=(preset.setup,), width="stretch")  # fmt: skip
-        st.caption("Each case is also a link; copy one to share it with a class.")
-        for preset in PRESETS:
-            st.code(link(preset, page_url), language=None, wrap_lines=True)
-            st.caption(preset.title)
-
-
-def link(preset: Preset, page_url: str | None) -> str:
-    """The preset's full link on this page (page_url without its query), or just the query string."""
-    base = (page_url or "").split("?", 1)[0]
-    return base + preset.query()
+        st.caption("Each case is also a link: right-click one to copy it and share it with a class.")
+        st.markdown("\n".join(f"- [{as_plain_text(p.title)}]({p.query()})" for p in PRESETS))

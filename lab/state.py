@@ -107,7 +107,7 @@ def sidebar() -> Setup:
     bar = st.sidebar
     bar.header("Configuration")
     bar.button("Reset to classroom values", on_click=_reset_to, width="stretch")
-    presets.sidebar_buttons(bar, _reset_to, st.context.url)
+    presets.sidebar_buttons(bar, _reset_to)
     limit = f"between {-VALUE_LIMIT:g} and {VALUE_LIMIT:g}"
 
     def numbers(names: tuple[str, ...], title: str) -> dict[str, float]:

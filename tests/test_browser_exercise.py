@@ -5,7 +5,7 @@ The expected numbers are worked out by hand (tests/test_exercise_presets.py's cl
 from __future__ import annotations
 
 import shutil
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, urljoin, urlparse
 
 import pytest
 
@@ -67,8 +67,18 @@ def test_a_preset_is_one_click_and_reports_diverged(page):
     assert "activation=linear" in page.url and "lr=50" in page.url, page.url
     choose_preset(page, "Saturated start")
     page.get_by_text("(saturated)").first.wait_for(timeout=TIMEOUT_MS)
-    links = page.locator('[data-testid="stSidebar"] [data-testid="stCode"]').all_inner_texts()
-    assert any("activation=linear" in text and "lr=50" in text for text in links), "the links to copy"
+    link = page.locator('[data-testid="stSidebar"] a', has_text="Too large a step diverges")
+    href = link.get_attribute("href")
+    assert "activation=linear" in href and "lr=50" in href, href
+    # The link opens exactly the preset (resolved against this page, as a copied link is).
+    opened = page.context.new_page()
+    try:
+        opened.goto(urljoin(page.url, href), timeout=TIMEOUT_MS)
+        opened.get_by_text("Too large a step overshoots the valley: η = 50 (diverged)").wait_for(
+            timeout=TIMEOUT_MS
+        )
+    finally:
+        opened.close()
 
 
 def test_the_t1_t2_preset_draws_the_mistakes_curve_dashed_beside_the_right_one(page):
