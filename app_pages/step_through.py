@@ -7,6 +7,7 @@ from lab import compute, exercise, state, views
 from lab.derivations import CAPTION, derivations
 from lab.format import RESULT_DIGITS, number, show_number
 
+TAB_KEY = "step_tab"  # the open tab: "Forward", "Backward" or "Next forward"
 SMALL = r"\footnotesize "  # KaTeX's default size makes the longest chains wider than the column
 
 setup = state.sidebar()
@@ -24,10 +25,8 @@ views.error_metrics(frame, setup.step)
 config = setup.config
 activation = ACTIVATIONS[config.activation]
 
-lessons, check = st.columns([5, 3], gap="medium")
-with lessons:
-    forward, backward, update = st.tabs(["Forward", "Backward", "Next forward"])
-with forward:
+
+def forward_tab() -> None:
     st.markdown(
         f"Each unit adds up its weighted inputs, then applies the **{config.activation}** activation. "
         f"{activation.why} The error is half the squared miss of each output."
@@ -36,7 +35,9 @@ with forward:
     for item in derivations(config, "forward", values):
         st.latex(SMALL + item.latex)
         st.caption(item.why)
-with backward:
+
+
+def backward_tab() -> None:
     st.markdown(
         "The chain rule, from the error back to each weight. **δ** is ∂E/∂(a unit's sum): for an output "
         "it is (a_o − t) times the activation's slope, and only that output's error depends on it, so E2 "
@@ -48,7 +49,9 @@ with backward:
     for item in derivations(config, "backward", values):
         st.latex(SMALL + item.latex)
         st.caption(item.why)
-with update:
+
+
+def update_tab() -> None:
     st.markdown(
         f"Every weight moves against its gradient, scaled by the learning rate "
         f"η = {show_number(setup.lr)}: w ← w − η·∂E/∂w. "
@@ -66,6 +69,18 @@ with update:
         )
         for item in derivations(config, "forward", after):
             st.latex(SMALL + item.latex)
+
+
+TABS = {"Forward": forward_tab, "Backward": backward_tab, "Next forward": update_tab}
+lessons, check = st.columns([5, 3], gap="medium")
+with lessons:
+    # Only the open tab is drawn (a click on another reruns the page): about 50 KaTeX formulas in all made
+    # the page settle 0.7 s later in Chromium when every tab was drawn (benchmarks/bench_play.py).
+    tabs = st.tabs(list(TABS), key=TAB_KEY, on_change="rerun")
+    for tab, draw in zip(tabs, TABS.values(), strict=True):
+        if tab.open:
+            with tab:
+                draw()
 
 with check:
     st.subheader("Gradient check")

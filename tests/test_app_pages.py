@@ -124,11 +124,23 @@ def rendered(value: float) -> str:
     return rf"{mantissa} \times 10^{{{int(exponent)}}}" if exponent else mantissa
 
 
+def open_tab(app: AppTest, label: str) -> AppTest:
+    """Click a Step-through tab: the page draws only the open one (app_pages/step_through.py)."""
+    app.session_state["step_tab"] = label
+    return app.run()
+
+
 def latex_of(app: AppTest, symbol: str) -> str:
-    """The derivation whose left-hand side is `symbol` (e.g. 'h_{1}', 'w_{1}^{\\text{new}}')."""
-    return next(
-        e.value for e in app.latex if re.search(r"\\begin\{aligned\}\s*" + re.escape(symbol) + " &=", e.value)
-    )
+    """The derivation whose left-hand side is `symbol` (e.g. 'h_{1}', 'w_{1}^{\\text{new}}'), in the open
+    tab, else in the first tab that has it (opened as a student would: Forward, Backward, Next forward)."""
+    pattern = r"\\begin\{aligned\}\s*" + re.escape(symbol) + " &="
+    for label in (None, "Forward", "Backward", "Next forward"):
+        if label is not None:
+            open_tab(app, label)
+        found = [e.value for e in app.latex if re.search(pattern, e.value)]
+        if found:
+            return found[0]
+    raise AssertionError(f"no derivation of {symbol} on any tab")
 
 
 # ---- Every page renders. --------------------------------------------------------------------------------
@@ -210,7 +222,7 @@ def test_the_next_forward_tab_runs_the_forward_pass_again_with_the_new_weights()
         "o_{1}": o1, "a_{o_{1}}": a_o1, "o_{2}": o2, "a_{o_{2}}": a_o2,
         "E_{1}": e1, "E_{2}": e2, "E_{total}": e1 + e2,
     }  # fmt: skip
-    next_tab = app.tabs[2]
+    next_tab = open_tab(app, "Next forward").tabs[2]
     shown = {
         symbol: next(
             e.value
@@ -327,7 +339,7 @@ def test_the_learning_rate_page_compares_the_rates_typed_in():
 
 
 def test_learning_rates_are_shown_as_typed_so_two_close_ones_never_read_the_same():
-    app = open_page("app_pages/step_through.py", lr="0.12345678")
+    app = open_tab(open_page("app_pages/step_through.py", lr="0.12345678"), "Next forward")
     assert "η = 0.12345678:" in shown_text(app)
     app = open_page("app_pages/learning_rate.py", steps="10", lrs="0.1234567, 0.1234568")
     assert_clean(app)
@@ -388,6 +400,8 @@ def test_a_huge_learning_rate_says_diverged_and_shows_no_nan():
     app = open_page("app_pages/step_through.py", **query, step="200")  # past the end: the last computed row
     assert_clean(app)
     assert any("Diverged" in w.value for w in app.warning)
+    open_tab(app, "Next forward")
+    assert_clean(app)
     assert any("This is the update that blew up" in w.value for w in app.warning)
     app = open_page("app_pages/learning_rate.py", **query, lrs="0.1, 1000000")
     assert_clean(app)
