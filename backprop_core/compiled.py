@@ -243,8 +243,9 @@ def outcomes(config: Config, lrs: np.ndarray, steps: int, target: float, starts:
 
 
 def warm_up(order: tuple[tuple[bool, str], ...] | None = None) -> None:
-    """Load (or, the first time, compile) every network's loops, the classroom's first: call it in a
-    background thread at app start so that no student waits for numba on a first click."""
+    """Load (or, the first time, compile) every network's loops, the classroom's first, then the curve of
+    the classic mistake (the "t1 ≠ t2" preset): call it in a background thread at app start so that no
+    student waits for numba on a first click."""
     if not enabled():
         return
     order = order or ((False, "sigmoid"), *((b, a) for b in (False, True) for a in ACTIVATIONS))

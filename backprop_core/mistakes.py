@@ -162,14 +162,15 @@ def _changed(mistake: Mistake, biases: bool) -> dict[str, Expr]:
 
 
 @cache
-def _right_tree(name: str, biases: bool) -> Expr:
+def right_tree(name: str, biases: bool = False) -> Expr:
+    """The right tree of quantity `name`, intermediates written out (as expand does), built once."""
     return expand(_formulas(biases), name)
 
 
 @cache
 def _wrong_tree(mistake: Mistake, name: str, biases: bool) -> Expr | None:
     wrong = expand(_changed(mistake, biases), name)
-    return None if wrong == _right_tree(name, biases) else wrong
+    return None if wrong == right_tree(name, biases) else wrong
 
 
 def expand(formulas: Formulas, name: str) -> Expr:
@@ -238,7 +239,7 @@ def value_under(
     previous weights at step 0), or gives no finite number.
     """
     if mistake is None:
-        tree = _right_tree(name, config.biases)
+        tree = right_tree(name, config.biases)
     else:
         tree = mistake.tree(name, config.biases, config.activation)
     if tree is None or not tree.symbols() <= values.keys():
@@ -324,18 +325,23 @@ def sheet_mistakes(biases: bool = False, activation: str = "sigmoid") -> tuple[S
 
 
 def parse_sheet_mistake(text: str, biases: bool = False, activation: str = "sigmoid") -> SheetMistake:
-    """A SheetMistake from a link's text (`id`, or `id:column,column`), or ValueError with one line."""
+    """One of sheet_mistakes() from a link's text (`id`, or `id:column,column` in any order), or
+    ValueError with one line. Only those: each other choice of columns would be a numba module of its
+    own to compile, and a link is a stranger's text."""
     mistake_id, _, columns = str(text).strip().partition(":")
     mistake = MISTAKES_BY_ID.get(mistake_id.strip())
     if mistake is None:
         raise ValueError("not a mistake of the catalogue")
-    names = tuple(dict.fromkeys(c.strip() for c in columns.split(",") if c.strip()))
+    if activation not in mistake.activations:
+        raise ValueError(f"{mistake.id} cannot be made with {activation} units")
+    offered = [s for s in sheet_mistakes(biases, activation) if s.mistake == mistake.id]
+    if not offered:
+        raise ValueError(f"{mistake.id} changes no gradient or update that descent could follow")
+    names = {c.strip() for c in columns.split(",") if c.strip()}
     if not names:
-        whole = in_sheet(mistake, biases, activation)
-        if whole is None:
-            raise ValueError("this mistake changes no gradient or update that descent could follow")
-        return whole
-    sheet = SheetMistake(mistake.id, names)
-    if not sheet.applies(biases, activation):
-        raise ValueError(f"it must change each column named, of {', '.join(DESCENT_COLUMNS)}")
-    return sheet
+        return offered[-1]  # the mistake in every column it changes
+    for sheet in offered:
+        if set(sheet.columns) == names:
+            return sheet
+    choices = " or ".join(",".join(s.columns) for s in offered)
+    raise ValueError(f"{mistake.id} is drawn in the columns {choices}")

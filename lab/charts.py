@@ -32,8 +32,11 @@ class Ready(go.Figure):
     plotly's graph objects validate every point). Read-only: nothing may change the dict once wrapped."""
 
     def __init__(self, spec: dict | go.Figure) -> None:
-        super().__init__()
-        self._spec = spec.to_dict() if isinstance(spec, go.Figure) else spec
+        spec = spec.to_dict() if isinstance(spec, go.Figure) else spec
+        # st.plotly_chart sizes the element from layout.height and .width (450 px when unset).
+        size = {k: spec["layout"][k] for k in ("height", "width") if k in spec.get("layout", {})}
+        super().__init__(layout=size)
+        self._spec = spec
 
     def to_dict(self) -> dict:
         return self._spec

@@ -106,7 +106,8 @@ def estimate_agrees(gradients: pd.DataFrame) -> bool:
 # Building a plotly figure validates every trace (about 20 ms a chart, the largest part of a warm
 # Learning-rate rerun; benchmarks/bench_load.py). A class mostly looks at the same few setups, so each
 # figure is built once per setup and the same object handed to every session (st.cache_resource: no
-# pickling). st.plotly_chart only reads it (it serializes a copy); nothing may modify a returned figure.
+# pickling). Each is a charts.Ready: st.plotly_chart serialises its dict without copying or validating
+# it, so nothing may modify a returned figure.
 
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)

@@ -25,7 +25,7 @@ import streamlit as st
 from backprop_core import Config, ConfigError
 from backprop_core.config import WEIGHTS, check_value
 from backprop_core.expr import plain_symbol
-from backprop_core.mistakes import MISTAKES, QUANTITIES, Mistake, expand, previous, value_under
+from backprop_core.mistakes import MISTAKES, QUANTITIES, Mistake, previous, right_tree, value_under
 from backprop_core.network import build_network
 
 from .derivations import derivations
@@ -114,7 +114,7 @@ def row_values(frame: pd.DataFrame, step: int, values: Mapping[str, float]) -> d
 
 def needs(config: Config, name: str) -> tuple[str, ...]:
     """The quantities a student reads to work `name` out: the symbols of its written-out formula."""
-    tree = expand(build_network(config.biases).by_name(), name)
+    tree = right_tree(name, config.biases)
     order = build_network(config.biases).leaves + ("eta",) + QUANTITIES
     return tuple(n for n in order if n in tree.symbols())
 

@@ -36,14 +36,15 @@ def viewed_row(setup: Setup) -> tuple[Setup, pd.DataFrame, dict[str, float]]:
     setup = state.step_controls(setup, len(frame) - 1)
     mistake = setup.mistake.text() if setup.mistake is not None else ""
     player(setup.config, setup.lr, setup.steps, setup.step, mistake=mistake)
-    if mistake:
+    if mistake and setup.steps > 0:  # at 0 steps both sheets are the same row 0: nothing to compare
         compare_message(setup, mistake)
     values = compute.row_at(config, setup.lr, compute.weights_at(frame, setup.step))
     return setup, frame, values
 
 
 def _ending(result: Sweep) -> str:
-    """How a run ended, in the sweep's own status words: "converged at step 514" or "still falling, …"."""
+    """How a run ended, in the sweep's own status words: "converged (E_total ≤ 1e-06) at step 514", or
+    "still falling, E_total = 0.002494847948 at step 1,000"."""
     status, last = result.status(0), len(result.curve(0)) - 1
     if status == "converged":
         return f"converged (E_total ≤ {show_number(result.target_error)}) at step {int(result.steps_to_target()[0]):,}"
@@ -56,7 +57,11 @@ def compare_message(setup: Setup, mistake: str) -> None:
     wrong = compute.mistake_sweep(config, setup.lr, setup.steps, mistake)
     right = compute.sweep(config, (setup.lr,), setup.steps)
     label = compute.mistake_label(mistake, config)
-    st.caption(as_plain_text(f"Dashed: a sheet {label}: {_ending(wrong)}. This sheet: {_ending(right)}."))
+    text = f"Dashed: a sheet {label}: {_ending(wrong)}. This sheet: {_ending(right)}."
+    shown = len(right.curve(0)) - 1
+    if len(wrong.curve(0)) - 1 > shown:
+        text += f" The dashed curve is drawn up to step {shown:,}, where this sheet stops."
+    st.caption(as_plain_text(text))
 
 
 def error_metrics(frame: pd.DataFrame, step: int) -> None:

@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from backprop_core import MAX_STEPS, Config
+from backprop_core.mistakes import parse_sheet_mistake
 from exports.xlsx import MAX_EXPORT_STEPS
 from lab.params import Setup, encode_params, parse_params
 from tests.streamlit_server import REPO
@@ -447,6 +448,7 @@ def test_parse_params_reads_back_what_encode_params_wrote():
         steps=12,
         step=4,
         lrs=(0.01, 7.5, 1e6),
+        mistake=parse_sheet_mistake("sign-output-miss", biases=True, activation="relu"),
     )
     parsed, messages = parse_params(encode_params(setup))
     assert parsed == setup and messages == []

@@ -51,3 +51,10 @@ def test_every_line_and_its_label_sit_at_the_same_learning_rate_inside_the_axis(
     assert all(0.01 <= x <= 100 for x in lines), lines  # shapes: data values
     # annotations: log10 values, each on its own line
     assert labels == pytest.approx([math.log10(x) for x in lines], abs=1e-12)
+
+
+def test_a_ready_chart_keeps_the_height_it_was_built_with():
+    """st.plotly_chart sizes the element from the figure's layout.height (450 px when unset)."""
+    spec = charts.race(compute.sweep(Config().to_dict(), (1.0,), 20), True)
+    assert charts.Ready(spec).layout.height == spec["layout"]["height"] == 480
+    assert charts.Ready(spec).to_dict() is spec, "handed over as built, not copied"

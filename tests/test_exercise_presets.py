@@ -214,8 +214,23 @@ def test_the_t1_t2_preset_compares_its_curve_with_the_classic_mistake(page):
 def test_a_link_with_an_unknown_mistake_says_so_and_draws_none():
     app = open_page("app_pages/home.py", mistake="[evil](https://evil.example)")
     assert_clean(app)
-    warning = " ".join(unescaped(w.value) for w in app.warning)
+    raw = " ".join(w.value for w in app.warning)
+    assert r"\[evil\]\(https" in raw and "](https" not in raw, "the link's text is escaped, never a link"
+    warning = unescaped(raw)
     assert "Link value mistake ignored" in warning and "not a mistake of the catalogue" in warning
+    assert not any(unescaped(c.value).startswith("Dashed:") for c in app.caption)
+
+
+def test_a_mistake_that_the_units_cannot_have_is_dropped_with_a_word_when_they_change():
+    """(1 − a_o1) for (1 − a_o2) is a sigmoid's slope: with tanh units there is no such sheet to draw."""
+    app = open_page("app_pages/home.py", mistake="one-minus-a_o1-for-a_o2")
+    assert_clean(app)
+    assert any(unescaped(c.value).startswith("Dashed:") for c in app.caption)
+    app.selectbox(key="setup_field_activation").set_value("tanh").run()
+    assert_clean(app)
+    said = " ".join(unescaped(c.value) for c in app.sidebar.caption)
+    assert "(1 − a_o1) where (1 − a_o2) belongs cannot be drawn with tanh units" in said
+    assert "mistake" not in app.query_params
     assert not any(unescaped(c.value).startswith("Dashed:") for c in app.caption)
 
 
