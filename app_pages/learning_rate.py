@@ -5,7 +5,7 @@ from dataclasses import replace
 import streamlit as st
 
 from backprop_core import ConfigError
-from lab import charts, compute, convergence_map, exports_ui, params, state
+from lab import charts, compute, convergence_map, exports_ui, params, race, scan_view, state
 from lab.format import show_lrs
 
 setup = state.sidebar()
@@ -39,8 +39,11 @@ except ConfigError as error:
     st.error(str(error), icon=":material/warning:")
     st.stop()
 
-st.caption("Press ▶ Play the race: every rate's curve is drawn step by step, side by side.")
-st.plotly_chart(compute.race_chart(config, lrs, setup.steps, log_y), config={"displaylogo": False})
+st.caption(
+    "Press ▶ Play the race: every rate's curve is drawn step by step, side by side. An error at "
+    "float64's rounding floor (0 to float64 precision) runs along the bottom of a log axis."
+)
+race.race(config, lrs, setup.steps, log_y)
 for sentence in charts.reading(result, setup.config):
     st.markdown(f"- {sentence}")
 st.dataframe(charts.summary_table(result), hide_index=True)
@@ -50,7 +53,7 @@ scan_steps = compute.scan_steps(setup.steps)
 if scan_steps < setup.steps:
     st.caption(f"The scan runs the first {scan_steps:,} steps of each (1,000 runs at once).")
 scan = compute.scan(config, setup.steps)
-st.plotly_chart(compute.scan_chart(config, setup.steps, lrs), config={"displaylogo": False})
+scan_view.scan(compute.scan_chart(config, setup.steps, lrs))
 st.markdown(charts.scan_reading(scan))
 
 exports_ui.xlsx_button(setup.config, lrs, setup.steps)

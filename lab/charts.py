@@ -11,8 +11,6 @@ from backprop_core import Config, Sweep
 from . import explain
 from .format import at_float64_floor, number, show_number
 
-MAX_POINTS = 2000  # per curve sent to the browser; longer runs are thinned (the last point is always kept)
-
 # Plain labels for Sweep statuses: what a student should take from each.
 STATUS_LABELS = {
     "converged": "converged: reached the target error",
@@ -25,11 +23,12 @@ STATUS_LABELS = {
 class Ready(go.Figure):
     """A figure that hands st.plotly_chart the plain dict it was built as, checked once, when it was built.
 
-    st.plotly_chart validates a dict by building a go.Figure from it (about 240 ms for the race's 60
-    frames of 6 curves, on every rerun) and turns a go.Figure into a deep-copied dict (tens of ms). The
-    charts shared across sessions (lab/compute.py) are built once per setup, so each is wrapped in a
-    Ready and every rerun only serialises it (the charts here are built as dicts for the same reason:
-    plotly's graph objects validate every point). Read-only: nothing may change the dict once wrapped."""
+    st.plotly_chart validates a dict by building a go.Figure from it (about 240 ms, on every rerun, for
+    the plotly race this page once had: 60 frames of 6 curves) and turns a go.Figure into a deep-copied
+    dict (tens of ms). The charts shared across sessions (lab/compute.py) are built once per setup, so
+    each is wrapped in a Ready and every rerun only serialises it (the charts here are built as dicts for
+    the same reason: plotly's graph objects validate every point). Read-only: nothing may change the
+    dict once wrapped."""
 
     def __init__(self, spec: dict | go.Figure) -> None:
         spec = spec.to_dict() if isinstance(spec, go.Figure) else spec
@@ -45,147 +44,11 @@ class Ready(go.Figure):
         return self._spec
 
 
-def _thin(curve: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, errors) with at most MAX_POINTS points, always including the first and the last."""
-    steps = np.arange(curve.size)
-    if curve.size <= MAX_POINTS:
-        return steps, curve
-    keep = np.unique(np.r_[np.linspace(0, curve.size - 1, MAX_POINTS).astype(int), curve.size - 1])
-    return steps[keep], curve[keep]
-
-
-def _axis(title: str, **more) -> dict:
-    return {"title": {"text": title}, **more}
-
-
-def error_curves(result: Sweep, log_y: bool) -> dict:
-    """E_total against step, one line per learning rate (a plotly figure as a dict); a diverged run
-    stops at its last computed row."""
-    data = []
-    for i, lr in enumerate(result.lrs):
-        steps, errors = _thin(result.curve(i))
-        if log_y:  # a run that reaches exactly 0 cannot be drawn on a log axis; it stops there instead
-            steps, errors = steps[errors > 0], errors[errors > 0]
-        data.append(
-            {
-                "type": "scatter",
-                "x": steps.tolist(),
-                "y": errors.tolist(),
-                "mode": "lines",
-                "name": f"η = {show_number(lr)}",
-                "hovertemplate": "step %{x}<br>E_total %{y:.10g}<extra>η = " + show_number(lr) + "</extra>",
-            }
-        )
-    layout = {
-        "xaxis": _axis("step"),
-        # exponentformat power: 10⁻⁸, not the SI prefixes (10n, 1p) a log axis defaults to
-        "yaxis": _axis("E_total", type="log" if log_y else "linear", exponentformat="power"),
-        "legend": {"title": {"text": "learning rate"}},
-        "margin": dict(l=10, r=10, t=30, b=10),
-        "height": 420,
-    }
-    return {"data": data, "layout": layout}
-
-
-RACE_FRAMES = 60  # frames of the race, sampled like the player (early steps dense, then log-spaced): ~300 kB
-
-
-def race(result: Sweep, log_y: bool) -> dict:
-    """error_curves() with a Play button: every compared rate's curve is drawn step by step, side by side,
-    so the class sees which η reaches the target first (plotly animation frames, in the browser)."""
-    from .player import sample_steps
-
-    figure = error_curves(result, log_y)
-    last = result.errors.shape[1] - 1
-    shown = sample_steps(last)
-    shown = shown[np.unique(np.linspace(0, shown.size - 1, min(RACE_FRAMES, shown.size)).astype(int))]
-    curves = [result.curve(i) for i in range(result.lrs.size)]
-
-    def upto(k: int) -> list[dict]:
-        traces = []
-        for curve in curves:  # drawn through the race's own steps: 120 points a frame keeps it light
-            steps = shown[(shown <= k) & (shown < curve.size)]
-            errors = curve[steps]
-            if log_y:
-                steps, errors = steps[errors > 0], errors[errors > 0]
-            traces.append({"x": steps.tolist(), "y": errors.tolist()})
-        return traces
-
-    positive = result.errors[np.isfinite(result.errors) & (result.errors > 0)]
-    layout = figure["layout"]
-    if log_y and positive.size:
-        layout["yaxis"]["range"] = [float(np.log10(positive.min())), float(np.log10(positive.max())) + 0.2]
-    layout["xaxis"]["range"] = [0, max(last, 1)]
-    layout.update(
-        updatemenus=[
-            dict(
-                type="buttons",
-                direction="left",
-                x=0,
-                y=1.15,
-                xanchor="left",
-                buttons=[
-                    dict(
-                        label="▶ Play the race",
-                        method="animate",
-                        args=[None, dict(frame=dict(duration=50, redraw=False), fromcurrent=False)],
-                    ),
-                    dict(label="Pause", method="animate", args=[[None], dict(mode="immediate")]),
-                ],
-            )
-        ],
-        sliders=[
-            dict(
-                currentvalue=dict(prefix="step "),
-                steps=[
-                    dict(label=f"{int(k):,}", method="animate", args=[[str(int(k))], dict(mode="immediate")])
-                    for k in shown
-                ],
-            )
-        ],
-        margin=dict(l=10, r=10, t=60, b=10),
-        height=480,
-    )
-    figure["frames"] = [{"name": str(int(k)), "data": upto(int(k))} for k in shown]
-    return figure
-
-
-def mark_compared(figure: dict, lrs) -> dict:
+def mark_compared(chart: dict, lrs) -> dict:
     """A dotted line on the dense-scan chart at each compared learning rate, so the two charts connect."""
-    return _mark_lrs(figure, [(float(lr), f"η = {show_number(lr)}", "dot") for lr in lrs])
-
-
-def _mark_lrs(figure: dict, marks: list[tuple[float, str, str]]) -> dict:
-    """Vertical lines with a label at learning rates (x, label, dash) on the scan's log x axis.
-
-    On a log axis plotly places an annotation at 10^x, so its x is log10(η) (an annotation at η = 28
-    once stretched the axis to 10²⁸); the line itself spans the plot in paper coordinates."""
-    layout = figure["layout"]
-    layout["shapes"] = [
-        *layout.get("shapes", ()),
-        *(
-            dict(
-                type="line",
-                xref="x",
-                yref="paper",
-                x0=x,
-                x1=x,
-                y0=0,
-                y1=1,
-                line=dict(dash=dash, color="#64748b"),
-            )
-            for x, _, dash in marks
-        ),
-    ]
-    layout["annotations"] = [
-        *layout.get("annotations", ()),
-        *(
-            dict(xref="x", yref="paper", x=float(np.log10(x)), y=1, text=text, showarrow=False, xanchor="right",
-                 yanchor="top", textangle=-90, font=dict(size=11))
-            for x, text, _ in marks
-        ),
-    ]  # fmt: skip
-    return figure
+    chart["marks"] = [*chart["marks"], *({"x": float(lr), "label": f"η = {show_number(lr)}", "dash": "dot"}
+                                         for lr in lrs)]  # fmt: skip
+    return chart
 
 
 def summary_table(result: Sweep) -> pd.DataFrame:
@@ -218,59 +81,52 @@ def first_failure(statuses) -> int | None:
     return bad[0] if bad else None
 
 
-def scan_chart(scan: pd.DataFrame) -> dict:
-    """Final E_total against learning rate (both axes log), coloured by status, the first failure marked
-    (a plotly figure as a dict).
+# The scan's colours, one per status (and the runs that reached exactly 0).
+SCAN_COLOURS = {"converged": "#59a14f", "still falling": "#4e79a7", "saturated": "#f28e2b",
+                "diverged": "#e15759", "zero": "#b07aa1"}  # fmt: skip
 
-    `scan` is a Sweep.summary() (lr, final_E_total, status) with attrs["steps"]."""
+
+def scan_chart(scan: pd.DataFrame) -> dict:
+    """Final E_total against learning rate (both axes log), coloured by status, the first failure marked:
+    the data lab/scan_view.py draws.
+
+    `scan` is a Sweep.summary() (lr, final_E_total, status) with attrs["steps"]. The x axis is the scanned
+    range itself, so nothing drawn on it can stretch it (a plotly label once stretched it to 10²⁸)."""
     lrs = scan["lr"].to_numpy()
     finals = scan["final_E_total"].to_numpy()
     statuses = scan["status"].to_numpy()
     # A run that reaches exactly 0 has no place on a log axis: draw it at a floor below every other
-    # point, as its own trace, rather than leaving a gap that looks like missing data.
+    # point, as its own series, rather than leaving a gap that looks like missing data.
     positive = finals[finals > 0]
     floor = positive.min() / 10 if positive.size else 1e-30
-    data = []
-
-    def points(x, y, name: str, hover: str, **marker) -> None:
-        data.append({"type": "scatter", "x": x.tolist(), "y": y.tolist(), "mode": "markers", "marker": marker,
-                     "name": name, "hovertemplate": hover})  # fmt: skip
-
+    series = []
     for status in ("converged", "still falling", "saturated", "diverged"):
         chosen = (statuses == status) & (finals > 0)
         if chosen.any():
-            hover = "η %{x:.4g}<br>final E_total %{y:.10g}<extra>" + status + "</extra>"
-            points(lrs[chosen], finals[chosen], status, hover, size=5)
+            series.append({"name": status, "colour": SCAN_COLOURS[status], "x": lrs[chosen].tolist(),
+                           "y": finals[chosen].tolist(), "zero": False})  # fmt: skip
     exact_zero = finals == 0
     if exact_zero.any():
-        hover = "η %{x:.4g}<br>final E_total 0<extra>converged</extra>"
-        name = "reached exactly 0 (drawn at the bottom)"
-        points(
-            lrs[exact_zero],
-            np.full(int(exact_zero.sum()), floor),
-            name,
-            hover,
-            size=6,
-            symbol="triangle-down",
-        )
-    layout = {
-        # The data's own range (log10 values, as plotly stores a log axis's range), so nothing drawn on it
-        # can stretch it; see _mark_lrs for what once stretched it to 10²⁸.
-        "xaxis": _axis(
-            "learning rate η (log scale)",
-            type="log",
-            range=[float(np.log10(lrs.min())), float(np.log10(lrs.max()))],
-            exponentformat="power",
-        ),
-        "yaxis": _axis(f"E_total after {scan.attrs['steps']:,} steps", type="log", exponentformat="power"),
-        "margin": dict(l=10, r=10, t=30, b=10),
-        "height": 380,
+        series.append({"name": "reached exactly 0 (drawn at the bottom)", "colour": SCAN_COLOURS["zero"],
+                       "x": lrs[exact_zero].tolist(), "y": [float(floor)] * int(exact_zero.sum()), "zero": True})  # fmt: skip
+    shown = np.r_[positive, floor] if exact_zero.any() else positive
+    shown = shown if shown.size else np.array([1e-30, 1.0])
+    low = int(np.floor(np.log10(shown.min())))
+    chart = {
+        "series": series,
+        "marks": [],
+        "x_low": float(np.log10(lrs.min())),
+        "x_high": float(np.log10(lrs.max())),
+        "y_low": low,
+        "y_high": max(int(np.ceil(np.log10(shown.max()))), low + 1),
+        "x_title": "learning rate η (log scale)",
+        "y_title": f"E_total after {scan.attrs['steps']:,} steps",
     }
-    figure = {"data": data, "layout": layout}
     failure = first_failure(statuses)
     if failure is not None:
-        _mark_lrs(figure, [(float(lrs[failure]), f"stops converging: η ≈ {lrs[failure]:.3g}", "dash")])
-    return figure
+        label = f"stops converging: η ≈ {lrs[failure]:.3g}"
+        chart["marks"].append({"x": float(lrs[failure]), "label": label, "dash": "dash"})
+    return chart
 
 
 def reading(result: Sweep, config: Config | None = None) -> list[str]:

@@ -103,25 +103,15 @@ def estimate_agrees(gradients: pd.DataFrame) -> bool:
 
 
 # --- Charts shared by every session -------------------------------------------------------------------
-# Building a plotly figure validates every trace (about 20 ms a chart, the largest part of a warm
-# Learning-rate rerun; benchmarks/bench_load.py). A class mostly looks at the same few setups, so each
-# figure is built once per setup and the same object handed to every session (st.cache_resource: no
-# pickling). Each is a charts.Ready: st.plotly_chart serialises its dict without copying or validating
-# it, so nothing may modify a returned figure.
-
-
-@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
-def race_chart(config: dict, lrs: tuple[float, ...], steps: int, log_y: bool):
-    """charts.race for sweep(config, lrs, steps): the compared curves with their Play frames; shared, read-only."""
-    from lab import charts
-
-    return charts.Ready(charts.race(sweep(config, lrs, steps), log_y))
+# A class mostly looks at the same few setups, so a chart's data is built once per setup and the same
+# object handed to every session (st.cache_resource: no pickling); nothing may modify a returned chart.
+# (The convergence map, a plotly figure, is shared the same way in lab/convergence_map.py.)
 
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
 def scan_chart(config: dict, steps: int, lrs: tuple[float, ...]):
     """charts.scan_chart for scan(config, steps), each compared η marked; shared, read-only (so the marks
-    are drawn here, on this entry's own figure, never added to a figure other sessions hold)."""
+    are added here, to this entry's own chart, never to a chart other sessions hold)."""
     from lab import charts
 
-    return charts.Ready(charts.mark_compared(charts.scan_chart(scan(config, steps)), lrs))
+    return charts.mark_compared(charts.scan_chart(scan(config, steps)), lrs)

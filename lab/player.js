@@ -7,19 +7,7 @@
 // Reset, at the end of a run and on a click on the curve. Text is set with textContent, never as HTML.
 
 const CURVE = { width: 340, height: 270, left: 56, right: 14, top: 30, bottom: 40 };
-const SVG_NS = "http://www.w3.org/2000/svg";
-const SUPERSCRIPT = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
-
-function power(exponent) {
-  return "10" + String(exponent).split("").map((c) => SUPERSCRIPT[c]).join("");
-}
-
-function svgElement(name, attributes, text) {
-  const element = document.createElementNS(SVG_NS, name);
-  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
+// power() and svgElement() come from lab/svg.js (put in front of this file by lab/components.py).
 
 function button(label, title) {
   const element = document.createElement("button");

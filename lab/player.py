@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,6 +27,7 @@ from backprop_core.config import WEIGHTS
 from backprop_core.engine import evaluate
 
 from . import compute, diagram, state
+from .components import component
 from .compute import CACHE_ENTRIES
 from .format import FLOAT64_FLOOR
 
@@ -38,12 +38,7 @@ FRAMES_PER_SECOND = 24  # playback at speed 1×: the first DENSE_STEPS steps tak
 SPEEDS = (0.25, 0.5, 1, 2, 4)
 STATE = "step"  # the trigger the browser sets on Pause, Step, Reset and a click on the curve
 
-_HERE = Path(__file__).parent
-_component = st.components.v2.component(
-    "backprop_lab.player",
-    css=(_HERE / "player.css").read_text(encoding="utf-8"),
-    js=(_HERE / "player.js").read_text(encoding="utf-8"),
-)
+_component = component("backprop_lab.player", "player")
 
 
 def sample_steps(last: int, current: int = 0) -> np.ndarray:

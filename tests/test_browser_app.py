@@ -126,7 +126,7 @@ def test_every_page_renders_and_the_lr_changes_the_numbers(server, browser, tmp_
         page.screenshot(path=str(docs_picture(tmp_path, "screenshot.png")), full_page=False)
         page.close()
         page = open_page(context, server, "learning_rate", "How the learning rate changes training")
-        page.wait_for_selector(".js-plotly-plot", timeout=TIMEOUT_MS)
+        page.locator(".bp-scan circle").first.wait_for(timeout=TIMEOUT_MS)
         page.screenshot(path=str(docs_picture(tmp_path, "learning_rate.png")), full_page=False)
         page.close()
     finally:
@@ -270,16 +270,30 @@ def test_the_learning_rate_race_plays_step_by_step(server, browser):
         page = open_page(
             context, server, "learning_rate", "How the learning rate changes training", "?steps=1000"
         )
-        page.wait_for_selector(".js-plotly-plot .updatemenu-button", timeout=TIMEOUT_MS)
-        box = page.locator(".updatemenu-button").first.bounding_box()  # "▶ Play the race"
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        # The slider's label, "step N", follows the race (the x axis title is plain "step").
-        label = "Array.from(document.querySelectorAll('.js-plotly-plot text')).map(t => t.textContent)"
-        label += ".find(t => /^step [0-9]/.test(t))"
-        page.wait_for_function(f"() => /^step [1-9]/.test({label} || '')", timeout=TIMEOUT_MS)
-        mid_race = page.evaluate(f"() => {label}")
-        page.wait_for_function(f"() => ({label} || '') === 'step 1,000'", timeout=TIMEOUT_MS)
-        assert mid_race != "step 1,000", f"the race passed through the steps ({mid_race})"
+        race = page.locator(".bp-race")
+        label = race.locator(".bp-race-step")
+        label.wait_for(timeout=TIMEOUT_MS)
+        assert label.inner_text() == "step 1,000", "the whole run is shown until Play is pressed"
+        lines = race.locator("polyline.bp-race-line")
+        assert lines.count() == 6, "one curve per classroom learning rate"
+        whole = len(lines.first.get_attribute("points").split())
+        race.get_by_role("button", name="▶ Play the race").click()
+        page.wait_for_function(
+            "() => { const r = document.querySelector('[data-testid=stBidiComponentIsolated]')"
+            ".shadowRoot.querySelector('.bp-race'); return r.dataset.playing === '1' && r.dataset.step !== '1000'; }",
+            timeout=TIMEOUT_MS,
+        )
+        mid_race = label.inner_text()
+        partial = len(lines.first.get_attribute("points").split())
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=stBidiComponentIsolated]')"
+            ".shadowRoot.querySelector('.bp-race').dataset.playing === '0'",
+            timeout=TIMEOUT_MS,
+        )
+        assert label.inner_text() == "step 1,000" and mid_race != "step 1,000", mid_race
+        assert partial < whole == len(lines.first.get_attribute("points").split()), (
+            "each curve grows as it plays"
+        )
         assert_no_error_text(page, "the race")
     finally:
         context.close()
