@@ -5,11 +5,16 @@ The entry point only lays out navigation. Each page lives in app_pages/ and call
 which a fresh server uses for a deep link before app.py has ever run.)
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from lab import auth
 
-st.set_page_config(page_title="Backprop Lab", page_icon=":material/hub:", layout="wide")
+# The tab's icon is a file served by this server: a :material/…: page icon makes every visitor's browser
+# fetch it from fonts.gstatic.com, which a class server should not make its students do.
+FAVICON = Path(__file__).parent / "lab" / "favicon.png"
+st.set_page_config(page_title="Backprop Lab", page_icon=str(FAVICON), layout="wide")
 auth.gate()  # with login configured (secrets.toml [auth]), nothing below runs until the visitor logs in
 
 PAGES = {

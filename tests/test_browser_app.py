@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from urllib.parse import urlparse
 
 import pytest
 
@@ -129,6 +130,25 @@ def test_every_page_renders_and_the_lr_changes_the_numbers(server, browser, tmp_
         page.locator(".bp-scan circle").first.wait_for(timeout=TIMEOUT_MS)
         page.screenshot(path=str(docs_picture(tmp_path, "learning_rate.png")), full_page=False)
         page.close()
+    finally:
+        context.close()
+
+
+def test_no_page_makes_the_browser_fetch_anything_from_another_host(server, browser):
+    """A class server's students load the app and nothing else: no font, icon or script from a CDN."""
+    context = browser.new_context(viewport=DESKTOP)
+    elsewhere: list[str] = []
+
+    def note(request) -> None:  # blob: and data: URLs are the page's own (the components' scripts)
+        url = urlparse(request.url)
+        if url.scheme in ("http", "https", "ws", "wss") and url.hostname != "127.0.0.1":
+            elsewhere.append(request.url)
+
+    context.on("request", note)
+    try:
+        for path, heading in PAGES:
+            open_page(context, server, path, heading).close()
+        assert not elsewhere, elsewhere
     finally:
         context.close()
 
