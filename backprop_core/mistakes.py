@@ -279,13 +279,13 @@ class SheetMistake:
             return "every update"
         return ", ".join(plain_symbol(c) for c in self.columns)
 
+    def label(self) -> str:
+        """For a person: "with ∂E/∂w3, ∂E/∂w4 written with a_h1 where a_h2 belongs"."""
+        return f"with {self.columns_text()} written with {self.says}"
+
     def text(self) -> str:
         """As a link writes it: a_h1-for-a_h2:dE_dw3,dE_dw4."""
         return f"{self.mistake}:{','.join(self.columns)}"
-
-    def applies(self, biases: bool = False, activation: str = "sigmoid") -> bool:
-        """Whether this network can have the mistake in every one of its columns (see carried)."""
-        return all(carried(MISTAKES_BY_ID[self.mistake], c, biases, activation) for c in self.columns)
 
     def formulas(self, biases: bool, activation: str) -> tuple[tuple[str, Expr], ...]:
         """The network's formulas in order, with the mistake's trees in its columns."""

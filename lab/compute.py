@@ -17,7 +17,7 @@ import streamlit as st
 import backprop_core
 from backprop_core import Config, Sweep, compiled
 from backprop_core.config import MAX_SWEEP_CELLS, WEIGHTS
-from backprop_core.mistakes import SheetMistake, parse_sheet_mistake
+from backprop_core.mistakes import parse_sheet_mistake
 from backprop_core.sweep import outcomes
 
 # Load the compiled engine while the first page draws: 1.2 s from numba's cache (importing numba, then
@@ -50,15 +50,6 @@ def mistake_sweep(config: dict, lr: float, steps: int, mistake: str) -> Sweep:
     config = Config.from_dict(config)
     sheet = parse_sheet_mistake(mistake, config.biases, config.activation)
     return backprop_core.sweep(config, [lr], steps, mistake=sheet)
-
-
-def mistake_label(sheet: SheetMistake | str, config: dict | None = None) -> str:
-    """ "with ∂E/∂w3, ∂E/∂w4 written with a_h1 where a_h2 belongs" (plain text, from the catalogue);
-    a SheetMistake, or its text and the config it was parsed for."""
-    if isinstance(sheet, str):
-        setup = Config.from_dict(config)
-        sheet = parse_sheet_mistake(sheet, setup.biases, setup.activation)
-    return f"with {sheet.columns_text()} written with {sheet.says}"
 
 
 def scan_steps(steps: int) -> int:

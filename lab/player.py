@@ -25,6 +25,7 @@ import streamlit as st
 from backprop_core import Config
 from backprop_core.config import WEIGHTS
 from backprop_core.engine import evaluate
+from backprop_core.mistakes import parse_sheet_mistake
 
 from . import compute, diagram, state
 from .components import component
@@ -61,25 +62,32 @@ def frame_values(config: Config, lr: float, frame: pd.DataFrame, steps: np.ndarr
     return [{name: float(np.asarray(values)[i]) for name, values in env.items()} for i in range(n)]
 
 
-def _points(errors: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, errors) of a curve: evenly thinned, every step of `steps` kept (those it has); an error at
-    or below float64's rounding floor is drawn at the floor (a log axis has no 0)."""
+def curve_points(errors: np.ndarray, steps: np.ndarray, log: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, errors) of a curve as drawn: evenly thinned to CURVE_POINTS, every step of `steps` kept (those
+    it has); on a log axis an error at or below float64's rounding floor is drawn at the floor (it has no 0).
+    The player's curve and the learning-rate race (lab/race.py) both draw with it."""
     last = errors.size - 1
     keep = np.linspace(0, last, min(CURVE_POINTS, last + 1)).astype(int)
     keep = np.unique(np.r_[keep, steps[steps <= last]])
-    return keep, np.maximum(errors[keep], FLOAT64_FLOOR)
+    return keep, np.maximum(errors[keep], FLOAT64_FLOOR) if log else errors[keep]
+
+
+def decades(values: np.ndarray) -> tuple[int, int]:
+    """The log axis's span for positive `values`: whole powers of ten around them, at least one decade."""
+    low = int(np.floor(np.log10(values.min())))
+    return low, max(int(np.ceil(np.log10(values.max()))), low + 1)
 
 
 def curve(frame: pd.DataFrame, steps: np.ndarray, compare: dict | None = None) -> dict:
     """E_total against step for the curve beside the diagram, and, with `compare` (the E_total of a
     sheet with a mistake, and its label), that sheet's curve too, on the same axes."""
     errors = frame["E_total"].to_numpy(dtype=np.float64)
-    keep, shown = _points(errors, steps)
+    keep, shown = curve_points(errors, steps)
     out = {"x": keep.tolist(), "y": [float(v) for v in shown], "last": int(errors.size - 1)}
     every = shown
     if compare is not None:
         wrong = np.asarray(compare["errors"], dtype=np.float64)[: errors.size]
-        wrong_keep, wrong_shown = _points(wrong, steps)
+        wrong_keep, wrong_shown = curve_points(wrong, steps)
         every = np.r_[shown, wrong_shown]
         out["label"] = "this sheet (right)"
         out["compare"] = {
@@ -87,9 +95,7 @@ def curve(frame: pd.DataFrame, steps: np.ndarray, compare: dict | None = None) -
             "y": [float(v) for v in wrong_shown],
             "label": compare["label"],
         }
-    low, high = float(np.log10(every.min())), float(np.log10(every.max()))
-    out["low"] = int(np.floor(low))
-    out["high"] = int(np.ceil(high)) if high > np.floor(low) else int(np.floor(low)) + 1
+    out["low"], out["high"] = decades(every)
     return out
 
 
@@ -128,7 +134,8 @@ def frames(config: dict, lr: float, steps: int, extra: int = -1, mistake: str = 
     compare = None
     if mistake:
         wrong = compute.mistake_sweep(config, lr, steps, mistake)
-        compare = {"errors": wrong.curve(0), "label": "a sheet " + compute.mistake_label(mistake, config)}
+        sheet = parse_sheet_mistake(mistake, setup.biases, setup.activation)
+        compare = {"errors": wrong.curve(0), "label": f"a sheet {sheet.label()}"}
     return {
         "run": run,
         "steps": sampled.tolist(),

@@ -20,8 +20,8 @@ from backprop_core import Sweep
 from . import compute
 from .components import component
 from .compute import CACHE_ENTRIES
-from .format import FLOAT64_FLOOR, show_number
-from .player import CURVE_POINTS, FRAMES_PER_SECOND, sample_steps
+from .format import show_number
+from .player import FRAMES_PER_SECOND, curve_points, decades, sample_steps
 
 # One colour per compared rate (MAX_COMPARED_LRS = 12), told apart in print and by most colour-blind readers.
 COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
@@ -31,19 +31,15 @@ _component = component("backprop_lab.race", "race")
 
 
 def curves(result: Sweep, log_y: bool) -> dict:
-    """The race's data: per rate its label, status and (step, E_total) points (evenly thinned to
-    CURVE_POINTS, every played step kept, up to its last computed row), the played steps and the axes.
-
-    On a log axis an error at or below float64's rounding floor is drawn at the floor (a log axis has no 0)."""
+    """The race's data: per rate its label, status and (step, E_total) points up to its last computed row
+    (player.curve_points: thinned, every played step kept, the float64 floor on a log axis), the played
+    steps and the axes."""
     last = result.errors.shape[1] - 1
     played = sample_steps(last)
     statuses = result.statuses()
     drawn, every = [], []
     for i, lr in enumerate(result.lrs):
-        curve = result.curve(i)
-        keep = np.unique(np.r_[np.linspace(0, curve.size - 1, min(CURVE_POINTS, curve.size)).astype(int),
-                               played[played < curve.size]])  # fmt: skip
-        errors = np.maximum(curve[keep], FLOAT64_FLOOR) if log_y else curve[keep]
+        keep, errors = curve_points(result.curve(i), played, log_y)
         every.append(errors)
         drawn.append({
             "label": f"η = {show_number(lr)}",
@@ -54,16 +50,17 @@ def curves(result: Sweep, log_y: bool) -> dict:
         })  # fmt: skip
     values = np.concatenate(every)
     if log_y:
-        low = int(np.floor(np.log10(values.min())))
-        high = max(int(np.ceil(np.log10(values.max()))), low + 1)
+        low, high = decades(values)
     else:
         low, high = 0.0, float(values.max()) * 1.05 or 1.0
     return {"curves": drawn, "steps": played.tolist(), "last": int(last), "log": bool(log_y),
             "low": low, "high": high, "fps": FRAMES_PER_SECOND}  # fmt: skip
 
 
-@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
 def payload(config: dict, lrs: tuple[float, ...], steps: int, log_y: bool) -> dict:
+    """curves() for compute.sweep(config, lrs, steps), built once per setup and shared by every session
+    (like lab/compute.py's charts: no copy per rerun; read-only)."""
     return curves(compute.sweep(config, lrs, steps), log_y)
 
 

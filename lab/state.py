@@ -187,12 +187,10 @@ def sidebar() -> Setup:
 
 def _mistake_field(bar, current: SheetMistake | None, biases: bool, activation: str) -> SheetMistake | None:
     """Which sheet with a mistake the error curve is compared with (None: no comparison)."""
-    options = [None, *sheet_mistakes(biases, activation)]
-    if current is not None and not current.applies(biases, activation):
+    options = [None, *sheet_mistakes(biases, activation)]  # a link can name only these (parse_sheet_mistake)
+    if current is not None and current not in options:
         bar.caption(as_plain_text(f"A sheet with {current.says} cannot be drawn with {activation} units."))
         current = None
-    if current is not None and current not in options:
-        options.append(current)  # a link's own choice of columns
     key = field_key("mistake")
     if key in st.session_state and st.session_state[key] not in options:
         del st.session_state[key]  # its mistake cannot be made with these units

@@ -37,7 +37,7 @@ def viewed_row(setup: Setup) -> tuple[Setup, pd.DataFrame, dict[str, float]]:
     mistake = setup.mistake.text() if setup.mistake is not None else ""
     player(setup.config, setup.lr, setup.steps, setup.step, mistake=mistake)
     if mistake and setup.steps > 0:  # at 0 steps both sheets are the same row 0: nothing to compare
-        compare_message(setup, mistake)
+        compare_message(setup)
     values = compute.row_at(config, setup.lr, compute.weights_at(frame, setup.step))
     return setup, frame, values
 
@@ -51,13 +51,12 @@ def _ending(result: Sweep) -> str:
     return f"{status}, E_total = {error_number(float(result.curve(0)[-1]))} at step {last:,}"
 
 
-def compare_message(setup: Setup, mistake: str) -> None:
-    """How the sheet with the mistake (the dashed curve) ended, beside how this one did."""
+def compare_message(setup: Setup) -> None:
+    """How the sheet with setup.mistake (the dashed curve) ended, beside how this one did."""
     config = compute.key(setup.config)
-    wrong = compute.mistake_sweep(config, setup.lr, setup.steps, mistake)
+    wrong = compute.mistake_sweep(config, setup.lr, setup.steps, setup.mistake.text())
     right = compute.sweep(config, (setup.lr,), setup.steps)
-    label = compute.mistake_label(mistake, config)
-    text = f"Dashed: a sheet {label}: {_ending(wrong)}. This sheet: {_ending(right)}."
+    text = f"Dashed: a sheet {setup.mistake.label()}: {_ending(wrong)}. This sheet: {_ending(right)}."
     shown = len(right.curve(0)) - 1
     if len(wrong.curve(0)) - 1 > shown:
         text += f" The dashed curve is drawn up to step {shown:,}, where this sheet stops."
