@@ -7,7 +7,7 @@
 // Reset, at the end of a run and on a click on the curve. Text is set with textContent, never as HTML.
 
 const CURVE = { width: 340, height: 270, left: 56, right: 14, top: 30, bottom: 40 };
-// power() and svgElement() come from lab/svg.js (put in front of this file by lab/components.py).
+// svgElement(), plotSize(), logTicks() and plotFrame() come from lab/svg.js (lab/components.py puts it first).
 
 function button(label, title) {
   const element = document.createElement("button");
@@ -98,33 +98,21 @@ function buildDiagram(p, data) {
 
 function buildCurve(p, data) {
   const c = data.curve;
-  const { width, height, left, right, top, bottom } = CURVE;
-  const plotW = width - left - right;
-  const plotH = height - top - bottom;
+  const { left, top } = CURVE;
+  const { plotW, plotH } = plotSize(CURVE);
   const x = (step) => left + (c.last > 0 ? (step / c.last) * plotW : 0);
   const y = (error) => top + ((c.high - Math.log10(error)) / (c.high - c.low)) * plotH;
   p.curveX = x;
   p.curveY = y;
   p.curveRun = data.run;
-  const svg = svgElement("svg", {
-    viewBox: `0 0 ${width} ${height}`,
-    class: "bp-curve-svg",
-    role: "img",
-    "aria-label": "E_total against step, log scale; click to jump to a step",
-  });
+  const label = "E_total against step, log scale; click to jump to a step";
+  const svg = plotFrame(CURVE, "bp-curve-svg", label, logTicks(c.low, c.high, 6), y, "step", "");
   svg.append(svgElement("text", { x: left, y: 18, class: "bp-curve-title" }, "E_total (log scale) · click to jump"));
-  svg.append(svgElement("rect", { x: left, y: top, width: plotW, height: plotH, class: "bp-plot" }));
-  const every = Math.max(1, Math.ceil((c.high - c.low) / 6));
-  for (let e = c.high; e >= c.low; e -= every) {
-    svg.append(svgElement("line", { x1: left, x2: left + plotW, y1: y(10 ** e), y2: y(10 ** e), class: "bp-grid" }));
-    svg.append(svgElement("text", { x: left - 6, y: y(10 ** e) + 4, class: "bp-tick", "text-anchor": "end" }, power(e)));
-  }
   for (const step of [0, c.last]) {
     svg.append(
-      svgElement("text", { x: x(step), y: top + plotH + 16, class: "bp-tick", "text-anchor": "middle" }, step.toLocaleString("en")),
+      svgElement("text", { x: x(step), y: top + plotH + 16, class: "bp-chart-tick", "text-anchor": "middle" }, step.toLocaleString("en")),
     );
   }
-  svg.append(svgElement("text", { x: left + plotW / 2, y: height - 6, class: "bp-tick", "text-anchor": "middle" }, "step"));
   const points = c.x.map((step, i) => `${x(step).toFixed(1)},${y(c.y[i]).toFixed(1)}`).join(" ");
   svg.append(svgElement("polyline", { points, class: "bp-line" }));
   // A sheet with a mistake (lab/player.py, compare): dashed, under a one-line key above the plot.
@@ -138,7 +126,7 @@ function buildCurve(p, data) {
   svg.append(p.cursor, p.marker);
   svg.addEventListener("click", (event) => {
     const box = svg.getBoundingClientRect();
-    const inside = ((event.clientX - box.left) / box.width) * width;
+    const inside = ((event.clientX - box.left) / box.width) * CURVE.width;
     const fraction = Math.min(Math.max((inside - left) / plotW, 0), 1);
     const step = Math.round(fraction * c.last);
     pause(p, false);

@@ -3,7 +3,7 @@
 // Streamlit rerun per frame); the slider picks a step by hand. Text is set with textContent, never HTML.
 
 const BOX = { width: 760, height: 400, left: 64, right: 16, top: 16, bottom: 44 };
-// power() and svgElement() come from lab/svg.js (put in front of this file by lab/components.py).
+// svgElement(), plotSize(), logTicks() and plotFrame() come from lab/svg.js (lab/components.py puts it first).
 
 // How many of the sorted `xs` are <= step.
 function upTo(xs, step) {
@@ -36,9 +36,9 @@ function build(parent) {
   r.label.className = "bp-race-step";
   controls.append(r.play, r.slider, r.label);
   r.chart = document.createElement("div");
-  r.chart.className = "bp-race-chart";
+  r.chart.className = "bp-chart-scroll";
   r.legend = document.createElement("div");
-  r.legend.className = "bp-race-legend";
+  r.legend.className = "bp-chart-legend";
   root.append(controls, r.chart, r.legend);
   parent.append(root);
   r.root = root;
@@ -51,44 +51,22 @@ function build(parent) {
 }
 
 function draw(r, data) {
-  const { width, height, left, right, top, bottom } = BOX;
-  const plotW = width - left - right;
-  const plotH = height - top - bottom;
+  const { left, top } = BOX;
+  const { plotW, plotH } = plotSize(BOX);
   const x = (step) => left + (data.last > 0 ? (step / data.last) * plotW : 0);
   const y = data.log
     ? (e) => top + ((data.high - Math.log10(e)) / (data.high - data.low)) * plotH
     : (e) => top + ((data.high - e) / (data.high - data.low)) * plotH;
-  const svg = svgElement("svg", {
-    viewBox: `0 0 ${width} ${height}`,
-    class: "bp-race-svg",
-    role: "img",
-    "aria-label": `E_total against step for each learning rate${data.log ? ", log scale" : ""}`,
-  });
-  svg.append(svgElement("rect", { x: left, y: top, width: plotW, height: plotH, class: "bp-race-plot" }));
-  const ticks = [];
-  if (data.log) {
-    const every = Math.max(1, Math.ceil((data.high - data.low) / 8));
-    for (let e = data.high; e >= data.low; e -= every) ticks.push([10 ** e, power(e)]);
-  } else {
-    for (let i = 0; i <= 4; i += 1) {
-      const v = data.low + ((data.high - data.low) * i) / 4;
-      ticks.push([v, v.toPrecision(3)]);
-    }
-  }
-  for (const [value, text] of ticks) {
-    svg.append(svgElement("line", { x1: left, x2: left + plotW, y1: y(value), y2: y(value), class: "bp-race-grid" }));
-    svg.append(svgElement("text", { x: left - 6, y: y(value) + 4, class: "bp-race-tick", "text-anchor": "end" }, text));
-  }
+  const linear = [0, 1, 2, 3, 4].map((i) => data.low + ((data.high - data.low) * i) / 4).map((v) => [v, v.toPrecision(3)]);
+  const ticks = data.log ? logTicks(data.low, data.high, 8) : linear;
+  const label = `E_total against step for each learning rate${data.log ? ", log scale" : ""}`;
+  const svg = plotFrame(BOX, "bp-chart-svg", label, ticks, y, "step", "E_total");
   for (let i = 0; i <= 4; i += 1) {
     const step = Math.round((data.last * i) / 4);
     svg.append(
-      svgElement("text", { x: x(step), y: top + plotH + 16, class: "bp-race-tick", "text-anchor": "middle" }, step.toLocaleString("en")),
+      svgElement("text", { x: x(step), y: top + plotH + 16, class: "bp-chart-tick", "text-anchor": "middle" }, step.toLocaleString("en")),
     );
   }
-  svg.append(svgElement("text", { x: left + plotW / 2, y: height - 6, class: "bp-race-tick", "text-anchor": "middle" }, "step"));
-  svg.append(
-    svgElement("text", { x: 14, y: top + plotH / 2, class: "bp-race-tick", "text-anchor": "middle", transform: `rotate(-90 14 ${top + plotH / 2})` }, "E_total"),
-  );
   r.lines = data.curves.map((curve) => {
     const line = svgElement("polyline", { class: "bp-race-line", stroke: curve.colour, "data-label": curve.label });
     line.append(svgElement("title", {}, `${curve.label} (${curve.status})`));

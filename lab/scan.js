@@ -1,35 +1,22 @@
 // Backprop Lab's dense scan (see lab/scan_view.py): a dot per learning rate at its final E_total, both
 // axes log, and a labelled line at each mark. Text is set with textContent, never HTML.
-// power() and svgElement() come from lab/svg.js (put in front of this file by lab/components.py).
+// svgElement(), power(), plotSize(), logTicks() and plotFrame() come from lab/svg.js (lab/components.py puts it first).
 
 const BOX = { width: 760, height: 360, left: 64, right: 16, top: 16, bottom: 44 };
 
 function draw(root, data) {
-  const { width, height, left, right, top, bottom } = BOX;
-  const plotW = width - left - right;
-  const plotH = height - top - bottom;
+  const { left, top } = BOX;
+  const { plotW, plotH } = plotSize(BOX);
   const x = (lr) => left + ((Math.log10(lr) - data.x_low) / (data.x_high - data.x_low || 1)) * plotW;
   const y = (e) => top + ((data.y_high - Math.log10(e)) / (data.y_high - data.y_low)) * plotH;
-  const svg = svgElement("svg", {
-    viewBox: `0 0 ${width} ${height}`,
-    class: "bp-scan-svg",
-    role: "img",
-    "aria-label": `${data.y_title} against the learning rate, both axes log`,
-  });
-  svg.append(svgElement("rect", { x: left, y: top, width: plotW, height: plotH, class: "bp-scan-plot" }));
-  const every = Math.max(1, Math.ceil((data.y_high - data.y_low) / 8));
-  for (let e = data.y_high; e >= data.y_low; e -= every) {
-    svg.append(svgElement("line", { x1: left, x2: left + plotW, y1: y(10 ** e), y2: y(10 ** e), class: "bp-scan-grid" }));
-    svg.append(svgElement("text", { x: left - 6, y: y(10 ** e) + 4, class: "bp-scan-tick", "text-anchor": "end" }, power(e)));
-  }
+  const label = `${data.y_title} against the learning rate, both axes log`;
+  const yTicks = logTicks(data.y_low, data.y_high, 8);
+  const svg = plotFrame(BOX, "bp-chart-svg", label, yTicks, y, data.x_title, data.y_title);
   for (let e = Math.ceil(data.x_low); e <= Math.floor(data.x_high); e += 1) {
     const at = x(10 ** e);
-    svg.append(svgElement("line", { x1: at, x2: at, y1: top, y2: top + plotH, class: "bp-scan-grid" }));
-    svg.append(svgElement("text", { x: at, y: top + plotH + 16, class: "bp-scan-tick", "text-anchor": "middle" }, power(e)));
+    svg.append(svgElement("line", { x1: at, x2: at, y1: top, y2: top + plotH, class: "bp-chart-grid" }));
+    svg.append(svgElement("text", { x: at, y: top + plotH + 16, class: "bp-chart-tick", "text-anchor": "middle" }, power(e)));
   }
-  svg.append(svgElement("text", { x: left + plotW / 2, y: height - 6, class: "bp-scan-tick", "text-anchor": "middle" }, data.x_title));
-  const middle = top + plotH / 2;
-  svg.append(svgElement("text", { x: 14, y: middle, class: "bp-scan-tick", "text-anchor": "middle", transform: `rotate(-90 14 ${middle})` }, data.y_title));
   for (const series of data.series) {
     const group = svgElement("g", { fill: series.colour, "data-series": series.name });
     series.x.forEach((lr, i) => {
@@ -48,7 +35,7 @@ function draw(root, data) {
     );
   }
   const legend = document.createElement("div");
-  legend.className = "bp-scan-legend";
+  legend.className = "bp-chart-legend";
   for (const series of data.series) {
     const key = document.createElement("span");
     key.className = "bp-scan-key";
@@ -57,7 +44,7 @@ function draw(root, data) {
     legend.append(key);
   }
   const chart = document.createElement("div");
-  chart.className = "bp-scan-chart";
+  chart.className = "bp-chart-scroll";
   chart.append(svg);
   root.replaceChildren(chart, legend);
 }
