@@ -4,7 +4,6 @@ One workbook: its full report. Several: the class table (one row per workbook, w
 on a row opens that student's full report. Each check runs in a worker process (sheetcheck.worker)."""
 
 import json
-import re
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -12,6 +11,7 @@ import streamlit as st
 
 from backprop_core.expr import plain_symbol
 from lab.format import number, show_number
+from lab.params import as_plain_text
 from sheetcheck.batch import (
     LIMITS,
     MAX_BATCH_BYTES,
@@ -35,11 +35,6 @@ VERDICT_WORDS = {
     "incomplete": "nothing wrong found, but not everything could be checked",
     "unreadable": "cannot be checked",
 }
-
-
-def plain(text: str) -> str:
-    """Text from a workbook shown through st.markdown as typed: a_h1, $B$3 and * stay literal."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!$|<>~])", r"\\\1", text)
 
 
 @st.cache_data(max_entries=600, show_spinner=False)
@@ -117,9 +112,9 @@ def curve_gap(sheet: SheetReport) -> float | None:
 
 
 def show_sheet(sheet: SheetReport) -> None:
-    st.subheader(f"Sheet {plain(sheet.name)}")
+    st.subheader(f"Sheet {as_plain_text(sheet.name)}")
     if not sheet.recognised:
-        st.info(plain(f"{sheet.note[:1].upper()}{sheet.note[1:]}."), icon=":material/help:")
+        st.info(as_plain_text(f"{sheet.note[:1].upper()}{sheet.note[1:]}."), icon=":material/help:")
         return
     eta = (
         f"η = {show_number(sheet.eta)} (cell {sheet.eta_cell})"
@@ -127,15 +122,17 @@ def show_sheet(sheet: SheetReport) -> None:
         else "no η cell found"
     )
     st.caption(
-        plain(f"Header on row {sheet.header_row}, {sheet.rows:,} rows, {eta}, {sheet.activation} units.")
+        as_plain_text(
+            f"Header on row {sheet.header_row}, {sheet.rows:,} rows, {eta}, {sheet.activation} units."
+        )
     )
     if sheet.note:
-        st.caption(plain(f"Note: {sheet.note}."))
+        st.caption(as_plain_text(f"Note: {sheet.note}."))
     for info in sheet.info:
         st.caption(f"Worth a look: {info}.")
     if sheet.unchecked:
         st.warning(
-            "Not checked, so this sheet is not passed: " + plain("; ".join(sheet.unchecked)) + ".",
+            "Not checked, so this sheet is not passed: " + as_plain_text("; ".join(sheet.unchecked)) + ".",
             icon=":material/visibility_off:",
         )
     if sheet.findings:
@@ -152,7 +149,7 @@ def show_sheet(sheet: SheetReport) -> None:
         )
         st.markdown(
             "\n".join(
-                f"- **{plain(plain_symbol(f.column))}** at {plain(f.cell)}: {plain(f.hint)}"
+                f"- **{as_plain_text(plain_symbol(f.column))}** at {as_plain_text(f.cell)}: {as_plain_text(f.hint)}"
                 for f in sheet.findings
             )
         )
@@ -177,11 +174,14 @@ def show_report(row: Row) -> None:
     """One student's full report."""
     report = row.report
     if report is None:
-        st.error(f"{plain(row.file)} cannot be checked: {plain(row.reason)}.", icon=":material/block:")
+        st.error(
+            f"{as_plain_text(row.file)} cannot be checked: {as_plain_text(row.reason)}.",
+            icon=":material/block:",
+        )
         return
     for warning in report.warnings:
-        st.warning(plain(f"{warning[:1].upper()}{warning[1:]}."), icon=":material/link_off:")
-    sentence = plain(summary(report)[:1].upper() + summary(report)[1:]) + "."
+        st.warning(as_plain_text(f"{warning[:1].upper()}{warning[1:]}."), icon=":material/link_off:")
+    sentence = as_plain_text(summary(report)[:1].upper() + summary(report)[1:]) + "."
     {"ok": st.success, "mistakes": st.error}.get(report.verdict, st.warning)(sentence)
     for sheet in report.sheets:
         show_sheet(sheet)
@@ -271,7 +271,7 @@ chosen = selection.selection.rows if selection else []
 if chosen:
     row = rows[chosen[0]]
     st.divider()
-    st.subheader(f"Report: {plain(row.file)}")
+    st.subheader(f"Report: {as_plain_text(row.file)}")
     st.code(line(row), language=None)
     show_report(row)
 else:
