@@ -336,6 +336,179 @@ class ActivationSlope(Expr):
         return self.pre.symbols() | self.post.symbols()
 
 
+# ---- What a spreadsheet formula adds: the checker reads a student's Excel formula into these nodes
+# (sheetcheck/trees.py), so that it can be evaluated at random points beside the network's own trees.
+# The network's formulas never use them; each operation's behaviour is written here once.
+
+
+@dataclass(frozen=True)
+class Neg(Expr):
+    arg: Expr
+    precedence = 4  # Excel binds unary minus tighter than ^: -x^2 is (-x)^2
+
+    def compile(self, act):
+        arg = self.arg.compile(act)
+        return lambda env: -arg(env)
+
+    def latex(self, act, values=None):
+        return "-" + _wrap_latex(self.arg, 3, self.arg.latex(act, values))
+
+    def excel(self, act, ref, formulas):
+        return "-" + _wrap_excel(self.arg, 3, self.arg.excel(act, ref, formulas))
+
+    def source(self, act):
+        return f"-{_wrap_source(self.arg, act)}"
+
+    def symbols(self):
+        return self.arg.symbols()
+
+
+@dataclass(frozen=True)
+class Div(Expr):
+    left: Expr
+    right: Expr
+    precedence = 2
+
+    def compile(self, act):
+        left, right = self.left.compile(act), self.right.compile(act)
+        return lambda env: np.divide(left(env), right(env))
+
+    def latex(self, act, values=None):
+        return rf"\frac{{{self.left.latex(act, values)}}}{{{self.right.latex(act, values)}}}"
+
+    def excel(self, act, ref, formulas):
+        return f"{_wrap_excel(self.left, 2, self.left.excel(act, ref, formulas))}/" + _wrap_excel(
+            self.right, 3, self.right.excel(act, ref, formulas)
+        )
+
+    def source(self, act):
+        return f"{_wrap_source(self.left, act)} / {_wrap_source(self.right, act)}"
+
+    def symbols(self):
+        return self.left.symbols() | self.right.symbols()
+
+
+@dataclass(frozen=True)
+class Pow(Expr):
+    base: Expr
+    exponent: Expr
+
+    def compile(self, act):
+        base, exponent = self.base.compile(act), self.exponent.compile(act)
+        return lambda env: np.power(base(env), exponent(env))
+
+    def latex(self, act, values=None):
+        return rf"\left({self.base.latex(act, values)}\right)^{{{self.exponent.latex(act, values)}}}"
+
+    def excel(self, act, ref, formulas):
+        return f"{_wrap_excel(self.base, 4, self.base.excel(act, ref, formulas))}^" + _wrap_excel(
+            self.exponent, 4, self.exponent.excel(act, ref, formulas)
+        )
+
+    def source(self, act):
+        return f"{_wrap_source(self.base, act)} ** {_wrap_source(self.exponent, act)}"
+
+    def symbols(self):
+        return self.base.symbols() | self.exponent.symbols()
+
+
+def _flat(values) -> list:
+    """The arguments of an aggregate (SUM, PRODUCT, ...), a range's cells spread out."""
+    out = []
+    for v in values:
+        out.extend(v if isinstance(v, tuple) else (v,))
+    return out
+
+
+def _if(condition, then=1.0, otherwise=0.0):
+    return np.where(np.asarray(condition) != 0, then, otherwise)
+
+
+def _log(x, base=10.0):
+    return np.log(x) / np.log(base)
+
+
+def _round(x, digits=0):
+    """ROUND keeps the value a formula rounds (to 10 decimals, say): rounding is how a cell shows its
+    value, not what it computes, and a random point's value needs no rounding to be compared."""
+    return np.asarray(x, dtype=np.float64)
+
+
+def _array(*cells):
+    return tuple(cells)
+
+
+def _comparison(op):
+    return lambda a, b: np.where(op(np.asarray(a), np.asarray(b)), 1.0, 0.0)
+
+
+# name -> its numpy form; `spread`: its arguments may be ranges, read as one list of cells.
+FUNCTIONS: dict[str, tuple[Callable, bool]] = {
+    "EXP": (np.exp, False),
+    "LN": (np.log, False),
+    "LOG": (_log, False),
+    "LOG10": (np.log10, False),
+    "SQRT": (np.sqrt, False),
+    "ABS": (np.abs, False),
+    "TANH": (np.tanh, False),
+    "POWER": (np.power, False),
+    "ROUND": (_round, False),
+    "IF": (_if, False),
+    "SUM": (lambda *a: sum(_flat(a)), True),
+    "PRODUCT": (lambda *a: np.prod(np.broadcast_arrays(*_flat(a)), axis=0), True),
+    "SUMSQ": (lambda *a: sum(np.square(x) for x in _flat(a)), True),
+    "MAX": (lambda *a: np.max(np.broadcast_arrays(*_flat(a)), axis=0), True),
+    "MIN": (lambda *a: np.min(np.broadcast_arrays(*_flat(a)), axis=0), True),
+    "AVERAGE": (lambda *a: sum(_flat(a)) / len(_flat(a)), True),
+    "SUMPRODUCT": (
+        lambda *a: sum(np.prod(np.broadcast_arrays(*c), axis=0) for c in zip(*a, strict=True)),
+        True,
+    ),
+    "ARRAY": (_array, True),  # a range: its cells, for the function it is passed to
+    ">": (_comparison(np.greater), False),
+    ">=": (_comparison(np.greater_equal), False),
+    "<": (_comparison(np.less), False),
+    "<=": (_comparison(np.less_equal), False),
+    "=": (_comparison(np.equal), False),
+    "<>": (_comparison(np.not_equal), False),
+}
+COMPARISONS = (">", ">=", "<", "<=", "=", "<>")
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    """A spreadsheet function (EXP, SUM, IF, ...) or a comparison, from FUNCTIONS."""
+
+    name: str
+    args: tuple[Expr, ...]
+
+    def compile(self, act):
+        fn = FUNCTIONS[self.name][0]
+        args = [a.compile(act) for a in self.args]
+        return lambda env: fn(*(a(env) for a in args))
+
+    def latex(self, act, values=None):
+        if self.name in COMPARISONS:
+            left, right = (a.latex(act, values) for a in self.args)
+            return f"{left} {self.name} {right}"
+        inner = ", ".join(a.latex(act, values) for a in self.args)
+        return rf"\operatorname{{{self.name}}}\left({inner}\right)"
+
+    def excel(self, act, ref, formulas):
+        if self.name in COMPARISONS:
+            left, right = (a.excel(act, ref, formulas) for a in self.args)
+            return f"{left}{self.name}{right}"
+        return f"{self.name}({','.join(a.excel(act, ref, formulas) for a in self.args)})"
+
+    def source(self, act):
+        raise ValueError(
+            f"{self.name} is a spreadsheet function: a checked formula is evaluated, never compiled"
+        )
+
+    def symbols(self):
+        return set().union(*(a.symbols() for a in self.args))
+
+
 def transform(expr: Expr, change: Callable[[Expr], Expr | None]) -> Expr:
     """`expr` with each node replaced by change(node) where that is not None, from the root down: a
     replaced node is not looked into again (so a slope can be replaced whole before its symbols are).

@@ -7,20 +7,20 @@ Two checks, both against backprop_core.network, the one definition of the formul
 - values: each cell the sheet shows is recomputed, row per row, from the sheet's own values of the
   quantities it is computed from (a_h1 from the sheet's h1, w1 of row k+1 from row k's w1, ∂E/∂w1
   and η). A mistake is then named where it is made, and does not spill into later columns or rows.
-- formulas: the student's own formulas of the first two rows are evaluated by a real formula engine
-  (the `formulas` package) with other inputs (t1 != t2, other inputs, weights and η). That shows the
-  mistakes the classroom values hide: t1 where t2 belongs while t1 = t2 = 0.5.
-
-- patterns: every row's formula is compared with its column's first formula, as R1C1 (parse.py's
-  row_pattern): a cell overwritten with another column's formula, a relative η reference that slides.
+- formulas: every distinct formula of each column (rows copied down share one, as R1C1) is read into
+  backprop_core's expression tree, its references as the quantities their columns hold, and evaluated
+  at random networks beside the right tree (meaning.py). Mistakes the classroom values hide (t1 for t2
+  while t1 = t2 = 0.5) then show, rewrites that mean the same never do, and a wrong tree is named in
+  the words of backprop_core/mistakes.py's catalogue.
 
 A sheet passes only when its whole table was checked. What could not be (a column not found, no η,
-one row only) is listed in `unchecked`, and the verdict is then "incomplete", never "ok".
+one row only, rows not computed) is listed in `unchecked`, and the verdict is then "incomplete",
+never "ok".
 
-The pieces, one idea each: workbook.py reads the upload, references.py, parse.py and formula_eval.py
-read and evaluate its formulas, recognise.py finds the iteration tables, expected.py says what each
-column should hold and how precisely, hints.py phrases what a wrong formula does differently, budget.py
-bounds what one check may spend.
+The pieces, one idea each: workbook.py reads the upload, references.py, parse.py, trees.py and
+formula_eval.py read and evaluate its formulas, recognise.py finds the iteration tables, meaning.py
+says what a formula computes, expected.py says what each column should hold and how precisely,
+hints.py phrases what a wrong formula does differently, budget.py bounds what one check may spend.
 """
 
 from __future__ import annotations
@@ -33,13 +33,15 @@ import numpy as np
 from openpyxl.utils import get_column_letter, quote_sheetname
 
 from backprop_core import COLUMNS, Config, ConfigError, sweep
-from backprop_core.activations import Activation
+from backprop_core.activations import ACTIVATIONS, Activation
 from backprop_core.config import INPUTS, TARGETS, WEIGHTS, check_lr
+from backprop_core.expr import plain_symbol
 
 from .budget import Budget, TooLarge
 from .expected import expected_columns, first_mismatch, tolerances
 from .formula_eval import Evaluator
-from .hints import expected_formula, found_references, hint_for, pattern_hint
+from .hints import expected_formula, found_references, hint_for, slide_hint
+from .meaning import Point, SheetTrees, name_mistake, sample
 from .parse import row_pattern
 from .recognise import (
     LEAVES,
@@ -71,19 +73,13 @@ VERDICTS = ("ok", "incomplete", "mistakes", "unreadable")
 EXIT_CODES = {"ok": 0, "mistakes": 1, "unreadable": 2, "incomplete": 3}
 CLASSROOM = Config()  # the classroom's starting values, for the "starts from w4 = 0.5" line
 
-# The formulas check's inputs: every quantity differs from every other, t1 != t2, and no weight is
-# the classroom's, so a formula that uses a wrong cell gives a wrong number.
-PERTURBED = {
-    "t1": 0.15, "t2": 0.85, "i1": 0.3, "i2": -0.2,
-    "w1": 0.11, "w2": -0.23, "w3": 0.37, "w4": 0.42, "w5": -0.51, "w6": 0.29, "w7": 0.61, "w8": -0.17,
-}  # fmt: skip
-PERTURBED_ETA = 0.7
-PERTURBED_BIASES = {"b1": 0.13, "b2": -0.27}
-
 # Without cached values (a file written by a program that does not calculate), the values check
 # evaluates the formulas itself; the `formulas` package takes about 1 ms a cell, so it stops after this
-# many rows (the formulas check still covers the first two rows with other inputs).
+# many rows (the formulas check still reads every row's formula).
 MAX_EVALUATED_ROWS = 20
+# Distinct formulas (as R1C1) read in one column: a column copied down has one or two; past this many
+# the rest of the column is named as not checked.
+MAX_FORMULAS_PER_COLUMN = 64
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,6 +242,13 @@ def check_table(book: Workbook, layout: Layout, label: str) -> SheetReport:
     report = SheetReport(label, True, header_row=layout.header_row, rows=layout.n_rows)
     report.missing_columns = tuple(c for c in COLUMNS if c not in layout.columns)
     report.unchecked = [f"{c} (no such column)" for c in report.missing_columns]
+    if layout.uncomputed:
+        first, last = (
+            layout.first_row + layout.n_rows,
+            layout.first_row + layout.n_rows + layout.uncomputed - 1,
+        )
+        rows = f"row {first}" if first == last else f"rows {first}–{last}"
+        report.unchecked.append(f"{rows} (not computed: no formulas, only zeros or blanks)")
     eta_ref = find_eta(book, layout)
     cached = _has_cached_values(book, layout)
     if eta_ref is not None:
@@ -256,43 +259,166 @@ def check_table(book: Workbook, layout: Layout, label: str) -> SheetReport:
     if not cached:
         notes.append(
             "the file holds no saved values (written by a program that does not calculate); "
-            f"its formulas were evaluated for the first {n_rows} rows, the others compared by pattern"
+            f"its formulas were evaluated for the first {n_rows} rows, the others read as formulas"
         )
     numbers, shown = _sheet_values(book, layout, None if cached else Evaluator(book), n_rows)
     numbers |= {name: np.full(n_rows, value) for name, (_, _, _, value) in biases.items()}
     for name in INPUTS + TARGETS:  # typed once, in the first row: a later empty cell means the same value
         blank = _blank_rows(book, layout, name, n_rows)
         numbers[name] = np.where(blank, numbers[name][0], numbers[name])
-    perturbed = _perturbed_values(book, layout, eta_ref, biases)
-    act = detect_activation(numbers, perturbed[0])
-    report.activation = act.name
     if eta_ref is None and layout.n_rows > 1:
         report.eta, report.eta_cell, note = _eta_without_reference(book, layout, numbers)
         notes.append(note)
+    formulas = _holds_formulas(book, layout)
+    first_row = {n: float(numbers[n][0]) for n in LEAVES if n in numbers and len(numbers[n])}
+    trees = SheetTrees(book, layout, eta_ref, biases, first_row) if formulas else None
+    # η typed into each update formula is a number of the formula: the random points then use it.
+    eta_at_points = report.eta if eta_ref is None else None
+    act, point = _activation(trees, numbers, layout, bool(biases), eta_at_points)
+    report.activation = act.name
     if layout.n_rows == 1:
         report.unchecked.append("the weight updates (one computed row: there is no iteration to check)")
     elif report.eta is None:
         report.unchecked.append("the weight updates (no learning rate η found)")
-    values_findings = _compare(book, layout, numbers, shown, report.eta, eta_ref, act, "values", COLUMNS)
-    already_named = {f.column for f in values_findings}
-    if _holds_formulas(book, layout):
-        report.findings = values_findings + _formulas_check(
-            book, layout, eta_ref, act, already_named, perturbed
-        )
+    context = _Context(book, layout, eta_ref, act, trees, point)
+    report.findings = _compare(context, numbers, shown, report.eta, "values", COLUMNS)
+    if trees is not None:
+        already = {f.column for f in report.findings}
+        expected = expected_columns(numbers, report.eta, act)
+        report.findings += _formulas_check(context, already, expected, report)
     else:
-        report.findings = values_findings
         notes.append(
             "values only, no formulas (pasted as values): every value was checked, but a mistake the "
             "classroom values hide (t1 for t2 while t1 = t2) cannot show"
         )
-    already_named |= {f.column for f in report.findings}
-    report.findings += _pattern_check(book, layout, eta_ref, act, already_named)
     report.findings.sort(key=lambda f: COLUMNS.index(f.column))
     report.errors = [float(x) for x in numbers["E_total"]]
     report.start = _start(numbers, report.eta, act)
     report.info = _starting_values(numbers)
     report.note = "; ".join(notes)
     return report
+
+
+@dataclass
+class _Context:
+    """What naming a wrong cell needs: where the table is, η's cell, the activation, the trees."""
+
+    book: Workbook
+    layout: Layout
+    eta_ref: Ref | None
+    act: Activation
+    trees: SheetTrees | None
+    point: Point | None
+
+    @property
+    def eta_cell(self) -> str | None:
+        return _absolute(self.eta_ref, self.layout.sheet) if self.eta_ref else None
+
+    def hint(self, column: str, k: int, value: float, found, named: str | None = None) -> str:
+        refs = found_references(self.book, self.layout, k, column, self.eta_ref)
+        if named is None and self.trees is not None and refs is not None:
+            meaning = self.trees.meaning(column, self.layout.first_row + k, self.point)
+            if meaning.status == "wrong":
+                named = name_mistake(column, meaning.values, self.point)
+        return hint_for(column, value, found, refs, self.act, self.layout, self.eta_cell, named)
+
+    def finding(self, column: str, k: int, check: str, value: float, found, hint: str) -> Finding:
+        row = self.layout.first_row + k
+        return Finding(
+            column=column,
+            cell=f"{self.layout.sheet}!{self.layout.cell(column, k)}",
+            check=check,
+            expected=value,
+            found=found,
+            hint=hint,
+            formula=self.book.formula(self.layout.sheet, row, self.layout.columns[column]),
+            expected_formula=expected_formula(column, k, self.layout, self.eta_cell, self.act),
+        )
+
+
+# The quantities whose formulas tell the activation apart (ReLU from linear where a unit's sum is < 0).
+_ACTIVATED = ("a_h1", "a_h2", "a_o1", "a_o2", "dE_dw5", "dE_dw1")
+
+
+def _activation(
+    trees: SheetTrees | None, numbers: dict, layout: Layout, biases: bool, eta: float | None
+) -> tuple[Activation, Point | None]:
+    """The activation the sheet's formulas compute (the one under which most of its activation and
+    slope formulas are right), else the one its first row's values fit; and the random points for it."""
+    by_values = detect_activation(numbers)
+    if trees is None:
+        return by_values, None
+    best, best_hits, best_point = by_values, -1, None
+    for act in (by_values, *(a for a in ACTIVATIONS.values() if a != by_values)):
+        point = sample(biases, act, eta)
+        hits = sum(
+            trees.meaning(q, layout.first_row, point).status == "right"
+            for q in _ACTIVATED
+            if q in layout.columns
+        )
+        if hits > best_hits:
+            best, best_hits, best_point = act, hits, point
+    return best, best_point
+
+
+def _formulas_check(
+    context: _Context, already: set[str], expected: dict[str, np.ndarray], report: SheetReport
+) -> list[Finding]:
+    """Each column's distinct formulas (rows copied down share one R1C1 pattern), read as trees and
+    compared with backprop_core's at random points: the first cell whose tree means something else."""
+    book, layout, trees, point = context.book, context.layout, context.trees, context.point
+    table_rows = range(layout.first_row, layout.first_row + layout.n_rows)
+    findings = []
+    for column, col in layout.columns.items():
+        if column in INPUTS + TARGETS or column in already:
+            continue
+        if column in WEIGHTS and report.eta is None:
+            continue  # the updates are named unchecked: no η to check them with
+        cells = range(1 if column in WEIGHTS else 0, layout.n_rows)
+        has_formulas = any(book.formula(layout.sheet, layout.first_row + k, col) for k in cells)
+        if not has_formulas:
+            continue  # values only (pasted): the values check covers the column
+        seen: dict[str, int] = {}
+        for k in cells:
+            row = layout.first_row + k
+            raw = book.raw(layout.sheet, row, col)
+            if raw is None:
+                continue  # an empty cell: the values check names it
+            text = book.formula(layout.sheet, row, col)
+            key = row_pattern(text, row, table_rows) if text else f"typed {raw!r}"
+            if key in seen:
+                continue
+            if len(seen) >= MAX_FORMULAS_PER_COLUMN:
+                report.unchecked.append(
+                    f"{column} from {layout.cell(column, k)} on (more than {MAX_FORMULAS_PER_COLUMN} different formulas)"
+                )
+                break
+            meaning = trees.meaning(column, row, point)
+            if meaning.status == "right":
+                seen[key] = k
+                continue
+            value = (
+                float(expected[column][k])
+                if column in expected and k < len(expected[column])
+                else float("nan")
+            )
+            found = _shown(book.cached_value(layout.sheet, row, col))
+            if meaning.status == "typed":
+                hint = f"holds a typed number where {plain_symbol(column)} needs a formula"
+            elif meaning.status == "unreadable":
+                hint = f"the checker cannot read this formula: {meaning.reason}"
+            else:
+                named = name_mistake(column, meaning.values, point)
+                right_k = next(iter(seen.values()), None)
+                slid = (
+                    slide_hint(book, layout, column, right_k, k, context.eta_ref)
+                    if right_k is not None
+                    else None
+                )
+                hint = slid or context.hint(column, k, value, found, named)
+            findings.append(context.finding(column, k, "formulas", value, found, hint))
+            break
+    return findings
 
 
 def _blank_rows(book: Workbook, layout: Layout, column: str, n_rows: int) -> np.ndarray:
@@ -350,60 +476,21 @@ def _eta_without_reference(
     )
 
 
-def _perturbed_values(
-    book: Workbook, layout: Layout, eta_ref: Ref | None, biases: dict
-) -> tuple[dict[str, np.ndarray], dict[str, list]]:
-    """The student's first two rows evaluated by their formulas with PERTURBED inputs."""
-    overrides = {(layout.sheet, layout.first_row, layout.columns[n]): v for n, v in PERTURBED.items()}
-    for name in INPUTS + TARGETS:  # inputs typed again (or left empty) in the second row are inputs too
-        row, col = layout.first_row + 1, layout.columns[name]
-        if layout.n_rows > 1 and book.formula(layout.sheet, row, col) is None:
-            overrides[(layout.sheet, row, col)] = PERTURBED[name]
-    if eta_ref is not None:
-        overrides[(eta_ref.sheet, eta_ref.row, eta_ref.col)] = PERTURBED_ETA
-    for name, (_, row, col, _) in biases.items():
-        overrides[(layout.sheet, row, col)] = PERTURBED_BIASES[name]
-    evaluator = Evaluator(book, overrides)
-    n_rows = min(layout.n_rows, 2)
-    numbers, shown = _sheet_values(book, layout, evaluator, n_rows)
-    numbers |= {name: np.full(n_rows, PERTURBED_BIASES[name]) for name in biases}
-    return numbers, shown
-
-
-def _formulas_check(
-    book: Workbook,
-    layout: Layout,
-    eta_ref: Ref | None,
-    act: Activation,
-    already: set[str],
-    perturbed: tuple[dict[str, np.ndarray], dict[str, list]],
-) -> list[Finding]:
-    """Compare the first two rows, evaluated with PERTURBED inputs, with backprop_core."""
-    numbers, shown = perturbed
-    computed = [c for c in COLUMNS if c not in INPUTS + TARGETS and c not in already]
-    eta = PERTURBED_ETA if eta_ref is not None else None
-    return _compare(book, layout, numbers, shown, eta, eta_ref, act, "formulas", computed)
-
-
 def _compare(
-    book: Workbook,
-    layout: Layout,
+    context: _Context,
     numbers: dict[str, np.ndarray],  # column -> its rows as floats (NaN where a cell is not a number)
     shown: dict[str, list],  # column -> what its cells show
     eta: float | None,
-    eta_ref: Ref | None,
-    act: Activation,
-    check: str,  # "values" or "formulas", for the Finding
+    check: str,
     columns: Sequence[str],
 ) -> list[Finding]:
     """A Finding for each of `columns` whose numbers differ from what backprop_core computes from the
     sheet's own numbers: the first wrong row, with a hint and the right formula in the sheet's cells."""
+    book, layout, act = context.book, context.layout, context.act
     expected = expected_columns(numbers, eta, act)
-    # The saved values are as precise as the file stores them (10 digits, pasted rounded values); the
-    # formulas check's values come from the formula engine, at full precision.
+    # The saved values are as precise as the file stores them (10 digits, pasted rounded values).
     exact = INPUTS + TARGETS + ("b1", "b2")
-    allowed = tolerances(numbers, eta, act, exact, expected) if check == "values" else {}
-    eta_cell = _absolute(eta_ref, layout.sheet) if eta_ref else None
+    allowed = tolerances(numbers, eta, act, exact, expected)
     findings = []
     for column in columns:
         if column not in expected or column not in numbers:
@@ -420,63 +507,9 @@ def _compare(
             continue
         value = float(expected[column][k])
         found = _shown(shown[column][k])
-        refs = found_references(book, layout, k, column, eta_ref)
         findings.append(
-            Finding(
-                column=column,
-                cell=f"{layout.sheet}!{layout.cell(column, k)}",
-                check=check,
-                expected=value,
-                found=found,
-                hint=hint_for(column, value, found, refs, act, layout, eta_cell),
-                formula=book.formula(layout.sheet, layout.first_row + k, layout.columns[column]),
-                expected_formula=expected_formula(column, k, layout, eta_cell, act),
-            )
+            context.finding(column, k, check, value, found, context.hint(column, k, value, found))
         )
-    return findings
-
-
-def _pattern_check(
-    book: Workbook, layout: Layout, eta_ref: Ref | None, act: Activation, already: set[str]
-) -> list[Finding]:
-    """The first cell of each column whose formula breaks the column's pattern (R1C1, see row_pattern):
-    compared with the column's first formula, so a cell overwritten every fourth row, a relative η
-    reference that slides, or updates that change from some row on are named in the row they start,
-    including rows past the ones evaluated and mistakes the classroom values hide."""
-    table_rows = range(layout.first_row, layout.first_row + layout.n_rows)
-    findings = []
-    for column, col in layout.columns.items():
-        if column in INPUTS + TARGETS or column in already:
-            continue
-        reference: tuple[int, str] | None = None
-        for k in range(1 if column in WEIGHTS else 0, layout.n_rows):
-            row = layout.first_row + k
-            raw = book.raw(layout.sheet, row, col)
-            if raw is None:
-                continue  # an empty cell: the values check names it
-            is_formula = isinstance(raw, str) and raw.startswith("=")
-            key = row_pattern(raw, row, table_rows) if is_formula else None
-            if reference is None:
-                if key is None:
-                    break  # values only (pasted): the values check covers the column
-                reference = (k, key)
-                continue
-            if key == reference[1]:
-                continue
-            cell = layout.cell(column, k)
-            findings.append(
-                Finding(
-                    column=column,
-                    cell=f"{layout.sheet}!{cell}",
-                    check="pattern",
-                    expected=float("nan"),
-                    found=_shown(book.cached_value(layout.sheet, row, col)),
-                    hint=pattern_hint(book, layout, column, reference[0], k, eta_ref),
-                    formula=book.formula(layout.sheet, row, col),
-                    expected_formula=book.formula(layout.sheet, layout.first_row + reference[0], col),
-                )
-            )
-            break
     return findings
 
 

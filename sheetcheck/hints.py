@@ -122,22 +122,17 @@ def describe(item: Operand, layout: Layout) -> str:
         return f"{name} {offset}"
     if name == ETA:
         return "η"
-    letter = get_column_letter(layout.columns[name]) if name in layout.columns else "?"
     where = {0: "", -1: " of the row above", 1: " of the row below"}.get(offset, f" {offset:+d} rows away")
-    return f"{plain_symbol(name)} (column {letter}{where})"
+    if name not in layout.columns:  # a quantity the sheet has no column for: written out in the formula
+        return plain_symbol(name) + (where and f" ({where.strip()})")
+    return f"{plain_symbol(name)} (column {get_column_letter(layout.columns[name])}{where})"
 
 
 def hint_for(column: str, expected: float, found, refs_found: set[Operand] | None, act: Activation,
-             layout: Layout, eta_cell: str | None) -> str:  # fmt: skip
-    """A plain sentence: what the wrong formula does differently from the right one."""
+             layout: Layout, eta_cell: str | None, named: str | None = None) -> str:  # fmt: skip
+    """A plain sentence: what the wrong formula does differently from the right one. `named` is the
+    mistake its tree shows (sheetcheck.meaning.name_mistake, the catalogue's words), when one fits."""
     what = plain_symbol(column)
-    if (
-        isinstance(found, float)
-        and np.isfinite(found)
-        and expected != 0
-        and abs(found + expected) <= 1e-6 * abs(expected)
-    ):
-        return f"{what} has the wrong sign: it is −1 × the right value (check the order in (a_o − t) or w − η·∂E/∂w)"
     if column in INPUTS + TARGETS:
         return f"{column} changes from the first row's value; inputs and targets stay the same in every row"
     if refs_found is None:
@@ -145,6 +140,15 @@ def hint_for(column: str, expected: float, found, refs_found: set[Operand] | Non
             return f"the cell shows {found!r} instead of a number"
         return f"the cell holds a typed number where {what} needs a formula"
     sentences = _reference_sentences(column, refs_found, act, layout, eta_cell)
+    if named:
+        return named + (f" ({'; '.join(sentences)})" if sentences else "")
+    if (
+        isinstance(found, float)
+        and np.isfinite(found)
+        and expected != 0
+        and abs(found + expected) <= 1e-6 * abs(expected)
+    ):
+        return f"{what} has the wrong sign: it is −1 × the right value (check the order in (a_o − t) or w − η·∂E/∂w)"
     if not sentences:
         return f"reads the right cells but combines them wrongly: {what} is " + _formula_of(
             column, act, layout
@@ -165,7 +169,8 @@ def _reference_sentences(
         wrong = next((e for e in extra if e[0] == "cell"), extra[0])
         extra.remove(wrong)
         missing.remove((ETA, 0))
-        sentences.append(f"uses {describe(wrong, layout)} as the learning rate where η is in {eta_cell}")
+        where = f"η is in {eta_cell}" if eta_cell else "η belongs"
+        sentences.append(f"uses {describe(wrong, layout)} as the learning rate where {where}")
     for lost in list(missing):
         partner = next((e for e in extra if _pair_key(e) == _pair_key(lost)), None)
         if partner is None and len(missing) == len(extra) == 1:
@@ -203,27 +208,18 @@ def _formula_of(column: str, act: Activation, layout: Layout) -> str:
     )
 
 
-def pattern_hint(
+def slide_hint(
     book: Workbook, layout: Layout, column: str, k_ref: int, k_bad: int, eta_ref: Ref | None
-) -> str:
-    """Why row k_bad's formula differs from its column's first formula (row k_ref)."""
-    what = plain_symbol(column)
-    first = layout.cell(column, k_ref)
+) -> str | None:
+    """Why row k_bad's update no longer reads η where row k_ref's did: a relative reference that slides."""
     bad = found_references(book, layout, k_bad, column, eta_ref)
-    if bad is None:
-        return f"holds a typed number (or a formula the checker cannot read) where the column's formula, as in {first}, belongs"
-    right = found_references(book, layout, k_ref, column, eta_ref) or set()
-    extra = sorted(bad - right, key=str)
-    missing = sorted(right - bad, key=str)
-    if (ETA, 0) in missing and any(e[0] == "cell" for e in extra):
-        moved = next(e for e in extra if e[0] == "cell")
+    right = found_references(book, layout, k_ref, column, eta_ref)
+    if bad is None or right is None or eta_ref is None:
+        return None
+    moved = [e for e in sorted(bad - right, key=str) if e[0] == "cell"]
+    if (ETA, 0) in right - bad and moved:
         return (
             f"the reference to η is relative, so it slides down the rows: from here the update multiplies by "
-            f"{describe(moved, layout)} instead of η ({eta_ref.address() if eta_ref else '?'}); "
-            "make it absolute ($ before the row)"
+            f"{describe(moved[0], layout)} instead of η ({eta_ref.address()}); make it absolute ($ before the row)"
         )
-    if extra or missing:
-        reads = ", ".join(describe(e, layout) for e in extra) or "fewer cells"
-        wanted = ", ".join(describe(m, layout) for m in missing) or "no more"
-        return f"breaks the pattern of its column: reads {reads} where {what} in {first} reads {wanted}"
-    return f"combines the same cells differently from {what} in {first}, the column's first formula"
+    return None

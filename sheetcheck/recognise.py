@@ -80,6 +80,9 @@ class Layout:
     n_rows: int
     # With biases: b1, b2 -> their cells as a formula writes them ($E$3); empty for the classroom's network.
     bias_cells: tuple[tuple[str, str], ...] = ()
+    # Rows below the table's last computed row left as a template: no formulas, only zeros or blanks.
+    # They make the sheet incomplete, not wrong.
+    uncomputed: int = 0
 
     def cell(self, name: str, k: int) -> str:
         """The A1 address of `name` in the table's row k (0 is the first row)."""
@@ -100,9 +103,10 @@ def find_layouts(book: Workbook, sheet: str) -> list[Layout]:
         if columns is None:
             r += 1
             continue
-        n = _filled_rows(book, sheet, r, columns["w1"])
-        if n:
-            layouts.append(Layout(sheet, r, columns, r + 1, n))
+        n = _filled_rows(book, sheet, r, columns)
+        computed = n - _template_rows(book, sheet, r + 1, n, columns)
+        if computed:
+            layouts.append(Layout(sheet, r, columns, r + 1, computed, uncomputed=n - computed))
         r += n + 1
     return layouts
 
@@ -144,22 +148,51 @@ def _holds_a_number(book: Workbook, sheet: str, row: int, col: int) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _filled_rows(book: Workbook, sheet: str, header_row: int, w1: int) -> int:
-    """The table's rows below its header: up to the first empty w1 cell or the next header."""
+def _filled_rows(book: Workbook, sheet: str, header_row: int, columns: dict[str, int]) -> int:
+    """The table's rows below its header: up to the first row that is not an iteration, one whose w1
+    holds no number or formula (empty, text such as a title "L.R. 0.2"), or that names a column again
+    (the next table's header)."""
+    w1 = columns["w1"]
     # A file saved by Excel or LibreOffice holds every formula's value: count filled rows by those.
     # A file from a writer that does not calculate (openpyxl) holds none: count rows by the formulas.
     # Asked of the table's second row, as the first one's weights are usually typed numbers.
     uncached = book.cached_value(sheet, header_row + 2, w1) is None and book.raw(sheet, header_row + 2, w1)
     if uncached:
         book.raw(sheet, MAX_STEPS + header_row + 2, w1)  # one read of the whole sheet's formulas
+    labels = [c for n, c in columns.items() if n in LEAVES]
     n = 0
     while n <= MAX_STEPS:
         row = header_row + 1 + n
         value = book.raw(sheet, row, w1) if uncached else book.cached_value(sheet, row, w1)
-        if value in (None, "") or column_for_label(value) == "w1":
+        if uncached and not (isinstance(value, str) and value.startswith("=")):
+            value = book.cached_value(sheet, row, w1) if value is None else value
+        if not _is_number_or_formula(value):
             break
+        if sum(column_for_label(book.cached_value(sheet, row, c)) is not None for c in labels) >= 3:
+            break  # a header row without a gap: the next table
         n += 1
     return n
+
+
+def _is_number_or_formula(value) -> bool:
+    if isinstance(value, str):
+        return value.startswith("=")
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _template_rows(book: Workbook, sheet: str, first_row: int, n: int, columns: dict[str, int]) -> int:
+    """How many of the table's last rows are a template left uncomputed: no formula in any computed
+    column and every computed cell 0 or empty."""
+    computed = [c for name, c in columns.items() if name not in INPUTS + TARGETS + WEIGHTS]
+    count = 0
+    for row in range(first_row + n - 1, first_row - 1, -1):
+        cells = [book.raw(sheet, row, c) for c in computed]
+        if any(isinstance(v, str) and v.startswith("=") for v in cells):
+            break
+        if any(v not in (None, 0, 0.0, "") for v in cells):
+            break
+        count += 1
+    return count
 
 
 def find_eta(book: Workbook, layout: Layout) -> Ref | None:

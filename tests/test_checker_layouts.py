@@ -371,7 +371,7 @@ def test_a_relative_eta_reference_that_slides_is_named_with_the_reason():
 
 def test_cells_that_break_the_columns_pattern_are_named_even_where_values_agree():
     """Every fourth row of ∂E/∂w5 overwritten with ∂E/∂w6's formula... and of t-symmetric columns, with
-    a formula whose value the classroom values cannot tell apart (t1 for t2): only the pattern shows it."""
+    a formula whose value the classroom values cannot tell apart (t1 for t2): only its tree shows it."""
 
     def overwrite(name, k, text):
         if name == "E2" and k == 3:
@@ -382,7 +382,7 @@ def test_cells_that_break_the_columns_pattern_are_named_even_where_values_agree(
 
     found = check_workbook(classroom(plant=overwrite, rows=8), "s.xlsx").recognised[0].findings
     assert {(f.column, f.cell, f.check) for f in found} == {
-        ("E2", "Sheet1!W9", "pattern"),
+        ("E2", "Sheet1!W9", "formulas"),
         ("dE_dw5", "Sheet1!AC10", "values"),
     }
 
