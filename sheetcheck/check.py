@@ -41,7 +41,7 @@ from .budget import Budget, TooLarge
 from .expected import expected_columns, first_mismatch, tolerances
 from .formula_eval import Evaluator
 from .hints import expected_formula, found_references, hint_for, slide_hint
-from .meaning import Point, SheetTrees, name_mistake, sample
+from .meaning import Point, SheetTrees, identify, name_mistake, sample
 from .parse import row_pattern
 from .recognise import (
     LEAVES,
@@ -239,6 +239,9 @@ def check_table(book: Workbook, layout: Layout, label: str) -> SheetReport:
     if biases:
         cells = tuple((n, f"${get_column_letter(c)}${r}") for n, (_, r, c, _) in biases.items())
         layout = replace(layout, bias_cells=cells)
+    found = identify(book, layout, find_eta(book, layout), biases)
+    if found:  # columns under headers no spelling list knows, found by what they compute
+        layout = replace(layout, columns=layout.columns | found)
     report = SheetReport(label, True, header_row=layout.header_row, rows=layout.n_rows)
     report.missing_columns = tuple(c for c in COLUMNS if c not in layout.columns)
     report.unchecked = [f"{c} (no such column)" for c in report.missing_columns]

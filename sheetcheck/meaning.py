@@ -29,7 +29,7 @@ from functools import cache
 
 import numpy as np
 
-from backprop_core import build_network
+from backprop_core import ACTIVATIONS, COLUMNS, build_network
 from backprop_core.activations import Activation
 from backprop_core.config import BIASES, INPUTS, TARGETS, WEIGHTS
 from backprop_core.expr import Call, Expr, Num, Sym, plain_symbol, transform
@@ -315,8 +315,6 @@ def name_mistake(column: str, values: np.ndarray, point: Point) -> str | None:
     exercise mode's words too), or the quantity it equals instead; None when neither fits."""
     what = plain_symbol(column)
     right = expected(column, point)
-    if agree(values, -right):
-        return f"{what} has the wrong sign: it is −1 × the right value (check the order in (a_o − t) or w − η·∂E/∂w)"
     says = [
         w
         for w, tree in _catalogue(column, point.biases, point.act.name)
@@ -324,6 +322,8 @@ def name_mistake(column: str, values: np.ndarray, point: Point) -> str | None:
     ]
     if says:
         return f"{what} is written with " + "; or with ".join(dict.fromkeys(says))
+    if agree(values, -right):
+        return f"{what} has the wrong sign: it is −1 × the right value (check the order in (a_o − t) or w − η·∂E/∂w)"
     if column in WEIGHTS:
         if agree(values, point.env[previous(column)]):
             return f"the update leaves {column} as it was: the step −η·∂E/∂{column} is missing"
@@ -332,3 +332,70 @@ def name_mistake(column: str, values: np.ndarray, point: Point) -> str | None:
     if same:
         return f"that is {plain_symbol(same[0])}, not {what}"
     return None
+
+
+# ---- Finding a column by what it computes ----
+
+
+def identify(
+    book: Workbook, layout: Layout, eta_ref: Ref | None, biases: Mapping[str, tuple[str, int, int, float]]
+) -> dict[str, int]:
+    """Columns the header did not name, found by what their first formula computes: quantity -> column.
+
+    A column is a quantity when its tree is right for that quantity and no other, under one activation
+    for the whole table; or when it computes a catalogued mistake of one quantity that its header
+    names (w3 in "grad w3"), which the check then reports. Helper columns (δ_o1, ∂E/∂a_h1) compute none
+    of the table's quantities and stay helpers. A column still ambiguous is left out, never guessed."""
+    header = book.values.get(layout.sheet, [])[layout.header_row - 1]
+    known = set(layout.columns.values())
+    leaves = FIXED + WEIGHTS
+    missing = [q for q in COLUMNS if q not in layout.columns and q not in leaves]
+    candidates = [
+        c
+        for c, _ in enumerate(header, start=1)
+        if c not in known and book.formula(layout.sheet, layout.first_row, c) is not None
+    ]
+    if not missing or not candidates:
+        return {}
+    trees = SheetTrees(book, layout, eta_ref, biases, {})
+    computed = {}
+    for c in candidates:
+        try:
+            computed[c] = trees.tree(layout.first_row, c)
+        except FormulaError:
+            continue
+    best: dict[str, int] = {}
+    for act in ACTIVATIONS.values():
+        point = sample(bool(biases), act)
+        values = {c: evaluate(tree, point) for c, tree in computed.items()}
+        found: dict[str, list[int]] = {}
+        for c, v in values.items():
+            right = [q for q in missing if agree(v, point.env[q])]
+            if len(right) == 1:
+                found.setdefault(right[0], []).append(c)
+        chosen = {q: cols[0] for q, cols in found.items() if len(cols) == 1}
+        for c, v in values.items():
+            if c in chosen.values():
+                continue
+            label = _label(header[c - 1])
+            wrong = [
+                q
+                for q in missing
+                if q not in chosen
+                and _tag(q) in label
+                and any(agree(v, evaluate(t, point)) for _, t in _catalogue(q, point.biases, act.name))
+            ]
+            if len(wrong) == 1:
+                chosen[wrong[0]] = c
+        if len(chosen) > len(best):
+            best = chosen
+    return best
+
+
+def _label(value) -> str:
+    return re.sub(r"[\s_:=]", "", str(value or "")).lower()
+
+
+def _tag(quantity: str) -> str:
+    """What a header names a quantity by: dE_dw3 -> w3, a_h1 -> h1, E1 -> e1."""
+    return quantity.rsplit("_d", 1)[-1].removeprefix("a_").lower()

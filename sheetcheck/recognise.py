@@ -35,7 +35,8 @@ _PLAIN_LABELS = {c.replace("_", "").lower(): c for c in COLUMNS}
 # mathematical alphabets' ∂s into U+2202; "d" itself is the plain-text spelling (dE/dw1).
 _PARTIAL = str.maketrans({"∂": "d", "δ": "d", "ð": "d", "Δ": "d"})
 # ∂E/∂w1, E∂w1, dE/dw1, Edw1, Etotaldw1, E_tot/w1, ∂Etotal/∂w1, dE_dw1 -> dE_dw1
-_GRADIENT_LABEL = re.compile(r"d?e(?:total|tot)?(?:/d|/|d)(w[1-8])")
+# ∂E_t/∂w1, ∂Et/∂w1 too; a spelling no pattern knows is found by what the column computes (meaning.identify).
+_GRADIENT_LABEL = re.compile(r"d?e(?:total|tot|t)?(?:/d|/|d)(w[1-8])")
 # out_h1, act_h1, a_h1, ah1, σ(h1), sigmoid(h1), outo1 -> a_h1; net_h1, in_h1, z_h1 -> h1
 _ACTIVATION_LABEL = re.compile(r"(?:out|act|a|σ|sigma|sigmoid|sig|f)\(?([ho][12])\)?")
 _PRE_ACTIVATION_LABEL = re.compile(r"(?:net|in|z)\(?([ho][12])\)?")
