@@ -248,7 +248,7 @@ def test_a_sign_error(exported):
     found = findings(save(wb))
     assert set(found) == {"dE_dw5"}
     assert found["dE_dw5"].found == pytest.approx(-found["dE_dw5"].expected, rel=1e-12)
-    assert "wrong sign" in found["dE_dw5"].hint
+    assert "a sign error: (t − a_o) where (a_o − t) belongs" in found["dE_dw5"].hint  # the catalogue's words
 
 
 def test_a_missing_term(exported):

@@ -139,14 +139,21 @@ def test_activation_and_error_headers_students_write(labels):
     assert report.verdict == "ok", [(s.unchecked, s.findings) for s in report.sheets]
 
 
-def test_unrecognised_gradient_headers_are_incomplete_never_ok(tmp_path, capsys):
-    """The issue's worst case: headers the checker cannot read must not give 'no mistake'."""
+def test_unrecognised_gradient_headers_are_found_by_content_or_incomplete_never_ok(tmp_path, capsys):
+    """Headers no spelling list holds: a column of formulas is found by what it computes; a column of
+    typed numbers under such a header cannot be, and the sheet is then incomplete, never 'no mistake'."""
     labels = {f"dE_dw{n}": f"grad {n}" for n in range(1, 9)}
-    data = classroom(labels=labels)
+    report = check_workbook(classroom(labels=labels), "s.xlsx")
+    assert report.verdict == "ok", [(s.unchecked, s.findings) for s in report.sheets]
+
+    def typed(name, k, text):  # the gradients pasted as numbers: nothing says what they are
+        return "0.001" if name.startswith("dE_dw") else text
+
+    data = classroom(labels=labels, plant=typed)
     report = check_workbook(data, "s.xlsx")
     (sheet,) = report.recognised
-    assert report.verdict == "incomplete" and not report.ok
-    assert sheet.unchecked == [f"dE_dw{n} (no such column)" for n in range(1, 9)]
+    assert report.verdict == "incomplete" and not report.ok and sheet.findings == []
+    assert [f"dE_dw{n} (no such column)" for n in range(1, 9)] == sheet.unchecked[:8]
     path = tmp_path / "s.xlsx"
     path.write_bytes(data)
     assert cli.main([str(path)]) == 3
