@@ -8,9 +8,9 @@ the check's Budget keep a hostile workbook from making a check slow.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 
-import formulas as excel_engine
 import numpy as np
 
 from .budget import TooLarge
@@ -26,10 +26,22 @@ def quiet_third_party_logs() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
-quiet_third_party_logs()
-# The formulas package imports its function libraries on first use (about 2 s): paid here, at import,
-# so that it does not count against the first check's time budget.
-excel_engine.Parser().ast("=EXP(1)*(1-1)+ABS(-1)+MAX(1,2)+IF(1>0,1,0)")[1].compile()
+_engine = None  # the formulas package, imported on first use
+
+
+def engine():
+    """The formulas package, imported and warmed on first use (about 1.5 s: it imports scipy and its
+    function libraries). Only a file saved without values needs it: a workbook saved by Excel or
+    LibreOffice is checked from its saved values and its formulas' trees (meaning.py)."""
+    global _engine
+    if _engine is None:
+        import formulas
+
+        quiet_third_party_logs()
+        formulas.Parser().ast("=EXP(1)*(1-1)+ABS(-1)+MAX(1,2)+IF(1>0,1,0)")[1].compile()
+        _engine = formulas
+    return _engine
+
 
 # The cells one range argument may span (SUM(A1:XFD1048576) would be 17 billion), and the compiled
 # formulas kept.
@@ -46,7 +58,7 @@ def compiled(canonical: str) -> Callable | None:
         if len(_compiled) >= MAX_COMPILED:
             _compiled.clear()
         try:
-            _compiled[canonical] = excel_engine.Parser().ast(canonical)[1].compile()
+            _compiled[canonical] = engine().Parser().ast(canonical)[1].compile()
         except Exception:
             _compiled[canonical] = None
     return _compiled[canonical]
@@ -63,6 +75,10 @@ class Evaluator:
         self.memo: dict[tuple[str, int, int], object] = dict(overrides or {})
         self.busy: set[tuple[str, int, int]] = set()  # cells being computed: one met again is a cycle
         self.budget = book.budget  # shared by every Evaluator of one check
+        if _engine is None:  # the import is the checker's cost, not the student's workbook's
+            started = time.monotonic()
+            engine()
+            self.budget.started += time.monotonic() - started
 
     def value(self, sheet: str, row: int, col: int):
         key = (sheet, row, col)
