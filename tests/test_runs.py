@@ -153,6 +153,16 @@ def test_run_ids_are_generated_well_formed_and_anything_else_is_refused(root):
         runs.run_file(runs.new_run_id(), "../run.json", LOCAL, root)
 
 
+def test_runs_submitted_within_one_second_are_listed_newest_first(root):
+    # Ids are to the second; their random tails must not decide which of two same-second runs is newer.
+    first, second = "20261204-083714-ffffff", "20261204-083714-000000"
+    for run_id, submitted in ((first, 100.25), (second, 100.5)):
+        (root / run_id).mkdir(parents=True)
+        (root / run_id / "run.json").write_text(json.dumps({"submitted_unix": submitted}))
+    (root / "20261204-083713-aaaaaa").mkdir()  # an older second, with no run.json: still listed, last
+    assert store.list_ids(root) == [second, first, "20261204-083713-aaaaaa"]
+
+
 def test_a_run_finishes_and_its_history_row_reads_the_last_epoch(root, stand_in):
     config = runs.TrainConfig(epochs=2, data_dir="/nowhere/needed")
     run_id = runs.start_run(config, LOCAL, root, trainer=stand_in())

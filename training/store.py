@@ -28,6 +28,7 @@ import secrets
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -123,7 +124,22 @@ def list_ids(root: Path) -> list[str]:
         return []
     except OSError as error:
         raise RunError(f"the runs folder {root} cannot be read: {error.strerror or error}") from None
-    return sorted((name for name in names if RUN_ID_PATTERN.match(name)), reverse=True)
+    ids = [name for name in names if RUN_ID_PATTERN.match(name)]
+    seconds = Counter(run_id[:15] for run_id in ids)
+    # An id carries its submission time to the second only. Two runs submitted within one second (two
+    # tabs pressing Start together) are ordered by run.json's own submission time, read only for them.
+    return sorted(
+        ids, key=lambda r: (r[:15], _submitted(r, root) if seconds[r[:15]] > 1 else 0.0, r), reverse=True
+    )
+
+
+def _submitted(run_id: str, root: Path) -> float:
+    """run.json's submitted_unix, or 0 for a run.json that is missing or damaged."""
+    try:
+        value = read_json(root / run_id / "run.json").get("submitted_unix")
+    except Unreadable:
+        return 0.0
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else 0.0
 
 
 def cannot_write(root: Path, error: OSError) -> RunError:
