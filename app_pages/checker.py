@@ -155,8 +155,8 @@ def show_sheet(sheet: SheetReport) -> None:
         )
     elif not sheet.unchecked:
         st.success(
-            "Every column agrees with backprop_core: the values, and the formulas with other inputs "
-            "(t1 ≠ t2, other weights and η).",
+            "Every column agrees with backprop_core: its values, and what each of its formulas "
+            "computes for other networks (t1 ≠ t2, other weights and η).",
             icon=":material/check:",
         )
     chart, notes = st.columns([2, 1])
@@ -214,9 +214,10 @@ st.title("Check worksheets")
 st.markdown(
     "Upload a student's Excel file, several, or one .zip of a class's submissions. Every sheet that holds "
     "the iteration table (a header row with t1, t2, i1, i2, w1…w8, E_total and the gradients, on any row, in "
-    "any order) is recomputed with the app's engine, and the first wrong cell of each column is named. The "
-    "formulas are also evaluated with other inputs (t1 ≠ t2), which shows mistakes that the classroom values "
-    "hide. A sheet passes only when every column and the weight updates were checked. "
+    "any order) is recomputed with the app's engine, and the first wrong cell of each column is named. Each "
+    "formula is also read for what it computes and compared with the right formula on other networks "
+    "(t1 ≠ t2), which shows mistakes that the classroom values hide and never flags a rewrite that means "
+    "the same. A sheet passes only when every column and the weight updates were checked. "
     f"Limits: {LIMITS}."
 )
 uploads = st.file_uploader(

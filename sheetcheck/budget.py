@@ -16,8 +16,8 @@ from .workbook_error import WorkbookError
 # Cells read from the file (values and formulas): about 100 bytes each in memory, so 3 M cells is
 # about 300 MB at worst. A real 6-sheet, 1,000-row workbook of 40 columns is 240,000.
 MAX_CELLS = 3_000_000
-# Formula cells computed by the formula engine, and cells passed to them as range arguments. The checker
-# evaluates the first rows of each table twice (values, and with other inputs): a few thousand.
+# Formula cells computed by the formula engine, and cells passed to them as range arguments. Only a file
+# saved without values is computed cell by cell (its first rows): a few thousand.
 MAX_EVALUATIONS = 200_000
 # Wall-clock seconds for the whole check; a real class workbook takes a fraction of a second.
 MAX_SECONDS = 6.0

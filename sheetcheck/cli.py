@@ -66,7 +66,7 @@ def format_report(report: Report) -> str:
             lines.append(f"    NOT CHECKED: {'; '.join(sheet.unchecked)}")
         if not sheet.findings and not sheet.unchecked:
             lines.append(
-                "    OK: every column agrees with backprop_core (values, and formulas with other inputs)"
+                "    OK: every column agrees with backprop_core (its values, and what its formulas compute)"
             )
     lines.append(summary(report))
     return "\n".join(lines)

@@ -303,7 +303,7 @@ ACTIVATED = tuple(
 
 def detect_activation(*samples: Mapping[str, np.ndarray]) -> Activation:
     """The activation whose forward pass matches the sheet's a_h1 … a_o2 on the first row of each sample
-    (the sheet's own values, and its formulas evaluated with other inputs, where negative pre-activations
+    (the sheet's own values; check.py asks the formulas' trees first, where negative pre-activations
     tell ReLU from linear); sigmoid if none matches."""
     best, best_hits = ACTIVATIONS["sigmoid"], -1
     for act in ACTIVATIONS.values():
