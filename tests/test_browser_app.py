@@ -17,6 +17,7 @@ from tests.test_app_pages import CLASSROOM_WEIGHTS, by_hand, train_by_hand
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,  # a real server and Chromium: 3-30 s a test, run by CI
     pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"needs Debian's chromium at {CHROMIUM}"),
 ]
 DESKTOP = {"width": 1280, "height": 900}

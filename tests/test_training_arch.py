@@ -229,6 +229,7 @@ def trainer(*args):
                           text=True, timeout=120)  # fmt: skip
 
 
+@pytest.mark.slow  # a subprocess that imports torch
 def test_summary_prints_the_table_and_the_total_and_exits_0():
     result = trainer("--arch", "c8 m c16k1 c16 g o", "--summary")
     assert result.returncode == 0, result.stderr
@@ -249,6 +250,7 @@ def test_summary_prints_the_table_and_the_total_and_exits_0():
         (["--epochs", "1001"], "epochs must be in [1, 1000]"),
     ],
 )
+@pytest.mark.slow  # a subprocess that imports torch, per case
 def test_an_invalid_line_or_setting_exits_2_with_its_sentence(args, sentence):
     result = trainer(*args, "--summary")
     assert result.returncode == 2

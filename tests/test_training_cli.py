@@ -25,9 +25,10 @@ FILES = (
     "t10k-labels-idx1-ubyte",
 )
 
-pytestmark = pytest.mark.skipif(
-    not SHARED.is_dir(), reason="needs the shared MNIST copy in ../shared/data/mnist"
-)
+pytestmark = [
+    pytest.mark.slow,  # each test starts the trainer, which imports torch: 2-8 s a test, run by CI
+    pytest.mark.skipif(not SHARED.is_dir(), reason="needs the shared MNIST copy in ../shared/data/mnist"),
+]
 
 
 def first(path: Path, n: int, header: int, item: int) -> bytes:

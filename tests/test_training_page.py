@@ -114,6 +114,7 @@ def history_row(at: AppTest, run_id: str) -> dict:
 
 
 @needs_mnist
+@pytest.mark.slow  # a real trainer process
 def test_a_tiny_run_trains_and_a_new_session_finds_it_with_its_accuracy(runs_folder):
     at = open_page()
     assert at.title[0].value == "MNIST training"
@@ -143,6 +144,7 @@ def test_a_tiny_run_trains_and_a_new_session_finds_it_with_its_accuracy(runs_fol
 
 
 @needs_mnist
+@pytest.mark.slow  # a real trainer process
 def test_two_finished_runs_can_be_compared(runs_folder):
     at = open_page()
     finished = []
@@ -164,6 +166,7 @@ def test_two_finished_runs_can_be_compared(runs_folder):
 
 
 @needs_mnist
+@pytest.mark.slow  # a real trainer process
 def test_a_second_start_is_queued_can_be_cancelled_and_stop_ends_the_run(runs_folder):
     at = open_page()
     start_training(at, epochs=50)  # long enough to still be running when the second tab clicks
@@ -196,6 +199,7 @@ def test_a_second_start_is_queued_can_be_cancelled_and_stop_ends_the_run(runs_fo
 
 
 @needs_mnist
+@pytest.mark.slow  # a real trainer process
 def test_a_killed_trainer_shows_failed_with_its_last_lines(runs_folder):
     at = open_page()
     start_training(at, epochs=50)
@@ -214,6 +218,7 @@ def test_a_killed_trainer_shows_failed_with_its_last_lines(runs_folder):
 
 
 @needs_mnist
+@pytest.mark.slow  # a real trainer process
 def test_a_corrupt_data_set_fails_with_the_trainers_error(runs_folder, tmp_path, monkeypatch):
     broken = tmp_path / "broken-mnist"
     broken.mkdir()
@@ -389,6 +394,7 @@ def test_the_line_lives_in_the_url_and_an_invalid_one_is_explained_and_not_train
 
 
 @needs_mnist
+@pytest.mark.slow  # a real trainer process
 def test_a_custom_line_from_the_page_trains_exactly_that_design(runs_folder):
     line = "c4 m c8 c8p1 d0.1 g o"
     at = open_page()
